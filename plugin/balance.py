@@ -1,0 +1,88 @@
+"""How a credit reaches the host's balance, inside PanelPay's settle transaction.
+
+The host picks one adapter when mounting PanelPay:
+
+* ``BalanceColumn(User.balance)``: a decimal money column, incremented by the credit.
+* ``BalanceColumn(User.balance_cents, units_per_yuan=100)``: integer minor units.
+* ``BalanceColumn(User.quota, units_per_yuan=500000)``: integer quota at a rate per 1.00.
+* ``BalanceCallable(fn)``: ``fn(session, user_id, credit)`` runs in the same transaction and returns the
+  units it credited (or ``None``); raising rolls the whole settlement back.
+
+The column adapters update in SQL (``balance = balance + :credit``), never read-modify-write.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from .money import to_units
+
+
+class UserNotFound(LookupError):
+    """The order's user no longer exists in the host's table."""
+
+
+class BalanceColumn:
+    """Credit a column of the host's user table; integer units when ``units_per_yuan`` is given."""
+
+    def __init__(self, column: Any, *, units_per_yuan: int | Decimal | None = None, id_column: Any = None):
+        column = getattr(column, "expression", column)
+        self.column = column
+        self.table = column.table
+        if id_column is None:
+            keys = list(self.table.primary_key.columns)
+            if len(keys) != 1:
+                raise ValueError("the user table needs a single-column primary key, or pass id_column=")
+            id_column = keys[0]
+        self.id_column = getattr(id_column, "expression", id_column)
+        if units_per_yuan is not None and Decimal(units_per_yuan) <= 0:
+            raise ValueError("units_per_yuan must be positive")
+        self.units_per_yuan = units_per_yuan
+
+    def user_key(self, user_id: str) -> Any:
+        """The host's user id in its own type (orders store it as a string)."""
+        try:
+            python_type = self.id_column.type.python_type
+        except NotImplementedError:
+            return user_id
+        return python_type(user_id) if python_type in (int, str) else user_id
+
+    def units_for(self, credit: Decimal) -> int | None:
+        return None if self.units_per_yuan is None else to_units(credit, self.units_per_yuan)
+
+    def credit(self, session: Session, user_id: str, credit: Decimal) -> int | None:
+        units = self.units_for(credit)
+        amount = credit if units is None else units
+        result = session.execute(
+            update(self.table)
+            .where(self.id_column == self.user_key(user_id))
+            .values({self.column: self.column + amount})
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise UserNotFound(f"user {user_id} not found in {self.table.name}")
+        return units
+
+
+class BalanceCallable:
+    """Credit through the host's own function, inside PanelPay's transaction."""
+
+    def __init__(self, fn: Callable[[Session, str, Decimal], int | None]):
+        self.fn = fn
+
+    def credit(self, session: Session, user_id: str, credit: Decimal) -> int | None:
+        return self.fn(session, user_id, credit)
+
+
+def as_adapter(balance: Any) -> BalanceColumn | BalanceCallable:
+    """Accept an adapter, a column (decimal money) or a callable."""
+    if isinstance(balance, (BalanceColumn, BalanceCallable)):
+        return balance
+    if hasattr(balance, "expression") or hasattr(balance, "table"):
+        return BalanceColumn(balance)
+    if callable(balance):
+        return BalanceCallable(balance)
+    raise TypeError("balance must be a BalanceColumn, a column of the user model, or a callable")

@@ -1,0 +1,69 @@
+"""Database plumbing shared by every transaction PanelPay runs on the host's engine."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+#: Error codes meaning "the transaction lost a race; run it again": PostgreSQL serialization failure and
+#: deadlock, MySQL/MariaDB deadlock.
+_RETRYABLE_PG = {"40001", "40P01"}
+_RETRYABLE_MYSQL = {1213}
+
+
+class TransientError(RuntimeError):
+    """The database could not do its part now (down, locked, timed out); the caller should retry later."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: safe and useful to retry at once."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_PG or getattr(orig, "pgcode", None) in _RETRYABLE_PG:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRYABLE_MYSQL
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database itself rather than of our data: worth answering 503 for."""
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, (OperationalError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or is_retryable(exc))
+
+
+def set_lock_timeout(session: Session, seconds: int) -> None:
+    """Bound how long this transaction waits for a row lock before failing (and answering 503).
+
+    PostgreSQL: ``SET LOCAL`` scopes it to the transaction. MySQL/MariaDB: the session variable is set once
+    per pooled connection. SQLite waits through the driver's busy timeout instead.
+    """
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds)}s'"))
+    elif name in ("mysql", "mariadb"):
+        connection = session.connection()
+        info = connection.connection.info
+        if info.get("panelpay_lock_timeout") != seconds:
+            session.execute(text(f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}"))
+            info["panelpay_lock_timeout"] = seconds
+
+
+@contextmanager
+def transient_errors() -> Iterator[None]:
+    """Turn database outages into :class:`TransientError`; let everything else through."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_transient(exc):
+            raise TransientError(str(exc.orig if exc.orig is not None else exc).strip()[:200]) from exc
+        raise
+    except PoolTimeout as exc:
+        raise TransientError("database connection pool exhausted") from exc

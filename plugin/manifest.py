@@ -1,0 +1,88 @@
+"""The plugin manifest, ``plugin.yaml``: the single source of the settings page's and channels' fields."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Field:
+    """One configurable field as the manifest declares it."""
+
+    key: str
+    type: str
+    label: dict
+    default: Any = ""
+    required: bool = False
+    secret: bool = False
+    choices: tuple = ()
+    presets: tuple = ()
+    help: dict | None = None
+
+    def label_for(self, locale: str) -> str:
+        return self.label.get("zh-CN" if locale.startswith("zh") else "en") or self.key
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    code: str
+    version: str
+    entry: str
+    url_prefix: str
+    description: dict
+    plugin_fields: tuple
+    channel_fields: tuple
+    kinds: dict  # kind -> {"label": {...}, "fields": (Field, ...)}
+
+    def kind_fields(self, kind: str) -> tuple:
+        return self.kinds[kind]["fields"]
+
+    def secret_keys(self, kind: str) -> frozenset:
+        return frozenset(f.key for f in self.kind_fields(kind) if f.secret)
+
+    def defaults(self, kind: str) -> dict:
+        return {f.key: f.default for f in self.kind_fields(kind)}
+
+
+def _field(spec: dict) -> Field:
+    return Field(
+        key=spec["key"],
+        type=spec.get("type", "string"),
+        label=spec.get("label", {}),
+        default=spec.get("default", ""),
+        required=bool(spec.get("required", False)),
+        secret=bool(spec.get("secret", False)),
+        choices=tuple(spec.get("choices", ())),
+        presets=tuple(spec.get("presets", ())),
+        help=spec.get("help"),
+    )
+
+
+def parse_manifest(text: str) -> Manifest:
+    doc = yaml.safe_load(text)
+    settings = doc["settings"]
+    return Manifest(
+        name=doc["name"],
+        code=doc["code"],
+        version=str(doc["version"]),
+        entry=doc["entry"],
+        url_prefix=doc.get("url_prefix", "/payment"),
+        description=doc.get("description", {}),
+        plugin_fields=tuple(_field(s) for s in settings["plugin"]),
+        channel_fields=tuple(_field(s) for s in settings["channel"]),
+        kinds={
+            kind: {"label": spec.get("label", {}), "fields": tuple(_field(s) for s in spec["fields"])}
+            for kind, spec in settings["kinds"].items()
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def load_manifest() -> Manifest:
+    """The manifest shipped with the package (``plugin.yaml`` at the project root)."""
+    return parse_manifest(resources.files("panelpay").joinpath("plugin.yaml").read_text(encoding="utf-8"))

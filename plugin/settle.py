@@ -1,0 +1,194 @@
+"""``settle()``: the one transaction that turns a verified payment into exactly one balance credit.
+
+Every way money is confirmed (a notification, a browser return, an active query, reconcile, replay, an
+operator) ends here. In one transaction: a conditional update moves the order from pending, expired or
+closed to paid (the row count decides the winner; the loser waits on the row lock, then sees it paid), a
+ledger row unique per order is inserted, and the host's balance is incremented in SQL. Signals are sent
+only after commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import case, or_, select, true, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from .balance import UserNotFound
+from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
+from .models import ANOMALY, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification, Order, utcnow
+from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
+
+log = logging.getLogger("panelpay")
+
+CREDITED, ALREADY_SETTLED, ANOMALOUS = "credited", "already_settled", "anomaly"
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a gateway confirmed, already verified by the channel.
+
+    ``source``: notify, return, query, reconcile, replay or manual. ``amount``: what was paid, compared
+    exactly with the order's total. ``notification_id``: the delivery-log row to stamp in the same
+    transaction, if any.
+    """
+
+    source: str
+    amount: Decimal
+    gateway_trade_no: str | None
+    notification_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The outcome: ``credited`` (this call credited), ``already_settled`` (nothing changed) or ``anomaly``."""
+
+    outcome: str
+    order: Order
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (CREDITED, ALREADY_SETTLED)
+
+
+def settle(order: Order, evidence: Evidence, *, session_factory: Callable[[], Session] | None = None) -> Settlement:
+    """Credit ``order`` once on ``evidence``; safe to call any number of times, from any number of workers.
+
+    Returns a :class:`Settlement`. Raises :class:`~panelpay.db.TransientError` when the database fails,
+    after rolling everything back: nothing of the order, ledger or balance changed, so retrying is safe.
+    """
+    state = current_app.extensions["panelpay"].state
+    make_session = session_factory or state.session
+    if evidence.amount != order.total:
+        reason = f"paid {evidence.amount:.2f}, order total {order.total:.2f}"
+        return _anomaly(state, make_session, order, evidence, f"amount mismatch: {reason}")
+    for attempt in range(_ATTEMPTS):
+        try:
+            with transient_errors():
+                won, entry = _apply(state, make_session, order, evidence)
+            break
+        except IntegrityError:
+            # The unique (channel, gateway_trade_no) index refused: that trade number paid another order.
+            return _anomaly(
+                state, make_session, order, evidence,
+                f"gateway trade number {evidence.gateway_trade_no} already settled another order",
+            )
+        except UserNotFound as exc:
+            return _anomaly(state, make_session, order, evidence, str(exc))
+        except TransientError as exc:
+            if attempt + 1 < _ATTEMPTS and is_retryable(exc.__cause__):
+                continue
+            raise
+    fresh = _reload(make_session, order.id)
+    if won:
+        app = current_app._get_current_object()
+        emit(payment_succeeded, app, order=fresh, entry=entry, source=evidence.source)
+        if fresh.paid_late:
+            emit(payment_paid_late, app, order=fresh)
+        state.metrics.credit(fresh)
+        return Settlement(CREDITED, fresh)
+    return _explain_loss(state, make_session, fresh, evidence)
+
+
+def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[bool, LedgerEntry | None]:
+    """The transaction itself; returns whether this call won the order, and its ledger entry."""
+    now = utcnow()
+    with make_session() as session, session.begin():
+        set_lock_timeout(session, state.settings.lock_timeout)
+        result = session.execute(
+            update(Order)
+            .where(
+                Order.id == order.id,
+                Order.status.in_(SETTLEABLE),
+                or_(Order.gateway_trade_no.is_(None), Order.gateway_trade_no == evidence.gateway_trade_no)
+                if evidence.gateway_trade_no
+                else true(),
+            )
+            .values(
+                status=PAID,
+                paid_at=now,
+                settled_by=evidence.source,
+                gateway_trade_no=evidence.gateway_trade_no or Order.gateway_trade_no,
+                paid_late=case((Order.status != PENDING, True), (Order.expires_at < now, True), else_=False),
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False, None
+        state.testing_hook("settle:locked", order)
+        units = state.balance.credit(session, order.user_id, order.credit)
+        entry = LedgerEntry(
+            order_id=order.id,
+            user_id=order.user_id,
+            channel_id=order.channel_id,
+            credit=order.credit,
+            units=units,
+            gateway_trade_no=evidence.gateway_trade_no,
+            source=evidence.source,
+            created_at=now,
+        )
+        session.add(entry)
+        if evidence.notification_id is not None:
+            _stamp(session, evidence.notification_id, order.id, "accepted", "credited")
+        session.flush()
+    return True, entry
+
+
+def _explain_loss(state, make_session, order: Order, evidence: Evidence) -> Settlement:
+    """The conditional update matched nothing: say why, from the order as it is now."""
+    if order.status == PAID:
+        if evidence.gateway_trade_no and order.gateway_trade_no and evidence.gateway_trade_no != order.gateway_trade_no:
+            return _anomaly(
+                state, make_session, order, evidence,
+                f"second payment {evidence.gateway_trade_no} for an order already paid by {order.gateway_trade_no}",
+            )
+        return Settlement(ALREADY_SETTLED, order)
+    if order.status == ANOMALY:
+        return Settlement(ANOMALOUS, order, order.anomaly or "order is flagged as an anomaly")
+    return _anomaly(
+        state, make_session, order, evidence,
+        f"gateway trade number {evidence.gateway_trade_no} differs from {order.gateway_trade_no} issued at creation",
+    )
+
+
+def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str) -> Settlement:
+    """Flag the order (an unpaid one becomes ``anomaly``; a paid one keeps its status), credit nothing."""
+    with transient_errors(), make_session() as session, session.begin():
+        session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(
+                anomaly=reason[:255],
+                status=case((Order.status.in_(SETTLEABLE), ANOMALY), else_=Order.status),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    fresh = _reload(make_session, order.id)
+    log.warning("payment anomaly on order %s: %s", order.trade_no, reason)
+    emit(
+        payment_anomaly, current_app._get_current_object(),
+        order=fresh, reason=reason, notification_id=evidence.notification_id,
+    )
+    state.metrics.anomaly(fresh.channel.kind if fresh.channel else "", reason)
+    return Settlement(ANOMALOUS, fresh, reason)
+
+
+def _stamp(session: Session, notification_id: int, order_id: int, verdict: str, outcome: str) -> None:
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id)
+        .values(order_id=order_id, verdict=verdict, outcome=outcome, answer_status=200, answer_body="success")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _reload(make_session, order_id: int) -> Order:
+    with transient_errors(), make_session() as session:
+        return session.execute(select(Order).where(Order.id == order_id)).scalar_one()
