@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
@@ -30,15 +30,6 @@ def is_retryable(exc: BaseException) -> bool:
     return bool(args) and args[0] in _RETRYABLE_MYSQL
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A failure of the database itself rather than of our data: worth answering 503 for."""
-    if isinstance(exc, IntegrityError):
-        return False
-    if isinstance(exc, (OperationalError, PoolTimeout)):
-        return True
-    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or is_retryable(exc))
-
-
 def set_lock_timeout(session: Session, seconds: int) -> None:
     """Bound how long this transaction waits for a row lock before failing (and answering 503).
 
@@ -58,12 +49,14 @@ def set_lock_timeout(session: Session, seconds: int) -> None:
 
 @contextmanager
 def transient_errors() -> Iterator[None]:
-    """Turn database outages into :class:`TransientError`; let everything else through."""
+    """Turn database failures into :class:`TransientError` (everything was rolled back, so retrying is
+    safe). An IntegrityError passes through: it is an answer about our data, not an outage."""
     try:
         yield
-    except DBAPIError as exc:
-        if is_transient(exc):
-            raise TransientError(str(exc.orig if exc.orig is not None else exc).strip()[:200]) from exc
+    except IntegrityError:
         raise
+    except DBAPIError as exc:
+        detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        raise TransientError((detail[0] if detail else "database error")[:200]) from exc
     except PoolTimeout as exc:
         raise TransientError("database connection pool exhausted") from exc

@@ -136,7 +136,7 @@ def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[bool,
         )
         session.add(entry)
         if evidence.notification_id is not None:
-            _stamp(session, evidence.notification_id, order.id, "accepted", "credited")
+            _stamp(session, evidence.notification_id, order)
         session.flush()
     return True, entry
 
@@ -159,7 +159,6 @@ def _explain_loss(state, make_session, order: Order, evidence: Evidence) -> Sett
 
 
 def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str) -> Settlement:
-    """Flag the order (an unpaid one becomes ``anomaly``; a paid one keeps its status), credit nothing."""
     with transient_errors(), make_session() as session, session.begin():
         session.execute(
             update(Order)
@@ -180,11 +179,13 @@ def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str)
     return Settlement(ANOMALOUS, fresh, reason)
 
 
-def _stamp(session: Session, notification_id: int, order_id: int, verdict: str, outcome: str) -> None:
+def _stamp(session: Session, notification_id: int, order: Order) -> None:
+    """The delivery-log verdict of the notification that won, in the same transaction as the credit."""
     session.execute(
         update(Notification)
         .where(Notification.id == notification_id)
-        .values(order_id=order_id, verdict=verdict, outcome=outcome, answer_status=200, answer_body="success")
+        .values(order_id=order.id, trade_no=order.trade_no, verdict="accepted", outcome="credited",
+                answer_status=200, answer_body="success")
         .execution_options(synchronize_session=False)
     )
 

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from decimal import Decimal
 from typing import Mapping
 
 from cryptography.exceptions import InvalidSignature
@@ -18,18 +19,36 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
-def _kept(value: object) -> bool:
-    """EPay keeps a value unless it is null, an array, or empty after trimming (values are not trimmed)."""
-    return isinstance(value, str) and value.strip() != ""
+def _php_text(value: object) -> str | None:
+    """A value as EPay's PHP signer joins it, or None when it drops it (null, false, arrays, and values
+    empty after trimming; kept values are not trimmed).
+
+    JSON answers carry numbers (``"code":0``, ``"timestamp":1700000000``) that PHP keeps and prints as
+    text, so numbers are kept too: integers as digits, floats and Decimals the way PHP prints a float
+    (``10.0`` → ``10``, ``9.90`` → ``9.9``), ``true`` as ``1``.
+    """
+    if isinstance(value, bool):
+        text = "1" if value else ""
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = format(value, ".14G")  # PHP's default precision=14
+    elif isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    return text if text.strip() != "" else None
 
 
 def epay_content(params: Mapping[str, object]) -> str:
     """EPay's string to sign: drop ``sign``, ``sign_type`` and empty values, sort keys by byte order,
     join raw values as ``k=v&…`` (no URL-encoding)."""
     items = sorted(
-        (k, v) for k, v in params.items() if k not in ("sign", "sign_type") and _kept(v)
+        (k, _php_text(v)) for k, v in params.items() if k not in ("sign", "sign_type")
     )
-    return "&".join(f"{k}={v}" for k, v in items)
+    return "&".join(f"{k}={v}" for k, v in items if v is not None)
 
 
 def epay_md5(params: Mapping[str, object], key: str) -> str:

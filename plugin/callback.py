@@ -1,0 +1,160 @@
+"""The callback domain: normalising an override, computing notify URLs, and finding conflicts.
+
+The effective notify base of a channel is, in order: its own override, the global override, the site's
+public URL (``PANELPAY_SITE_URL``, else the request's host). Its notify URL is that base plus
+``<prefix>/notify/<kind>/<uuid>``. This module is the one place that computes them.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from flask import has_request_context, request
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_GATEWAY_HINTS = ("gateway.do", "submit.php", "mapi.php", "api.php", "/api/pay")
+EXAMPLE = "https://pay.example.com"
+
+
+class DomainError(ValueError):
+    """A callback domain that cannot be used; the message says what to type instead."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A conflict or check result: ``code``, ``level`` (error, warning, info) and how to fix it."""
+
+    code: str
+    level: str
+    message: str
+    channel: str | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        if data["channel"] is None:
+            del data["channel"]
+        return data
+
+
+def normalise_domain(value: object) -> str | None:
+    """Normalise an override to ``scheme://host[:port]``; ``None`` or ``""`` clears it.
+
+    Accepts ``pay.example.com``, ``https://pay.example.com/`` and ``http://pay.example.com:8080``. Refuses a
+    path (a pasted notify or gateway URL included), a query, a fragment, credentials, spaces, wildcards and
+    schemes other than http(s), raising :class:`DomainError` with what to type instead.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DomainError(f"Type a domain such as {EXAMPLE}.")
+    text = value.strip()
+    if not text:
+        return None
+    if any(ch.isspace() for ch in text):
+        raise DomainError(f"Remove the spaces: type only the scheme and host, such as {EXAMPLE}.")
+    if "*" in text:
+        raise DomainError(f"Wildcards cannot receive callbacks: type one exact host, such as {EXAMPLE}.")
+    if "://" not in text:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)", text):
+            raise DomainError(f"Only http:// and https:// can receive callbacks: type, for example, {EXAMPLE}.")
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise DomainError(
+            f"'{parts.scheme}://' cannot receive callbacks: use https:// (or http://), for example {EXAMPLE}."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise DomainError("Remove the user name and password: gateways cannot send them. Type only the "
+                          f"scheme and host, such as {EXAMPLE}.")
+    bare = f"{scheme}://{parts.netloc}"
+    if parts.path not in ("", "/"):
+        if "/notify/" in parts.path:
+            why = "that is a full notify URL"
+        elif any(hint in parts.path for hint in _GATEWAY_HINTS):
+            why = "that is a gateway URL, not your site"
+        else:
+            why = f"it has a path ({parts.path})"
+        raise DomainError(f"Type only the scheme and host, without a path: {why}. Type {bare} "
+                          "instead; PanelPay adds the notify path itself.")
+    if parts.query or text.rstrip("/").endswith("?"):
+        raise DomainError(f"Remove the query string (?…): type only {bare}.")
+    if parts.fragment or "#" in text:
+        raise DomainError(f"Remove the fragment (#…): type only {bare}.")
+    try:
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise DomainError(f"The port is not a number between 1 and 65535: type, for example, {EXAMPLE}:8443.") from exc
+    if not host:
+        raise DomainError(f"There is no host name: type, for example, {EXAMPLE}.")
+    host = _clean_host(host)
+    if port is not None and not 0 < port < 65536:
+        raise DomainError("The port must be between 1 and 65535.")
+    default_port = 443 if scheme == "https" else 80
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown_host}" + (f":{port}" if port and port != default_port else "")
+
+
+def _clean_host(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError as exc:
+        raise DomainError(f"'{host}' is not a valid host name.") from exc
+    labels = ascii_host.split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        raise DomainError(f"'{host}' is not a valid host name: use letters, digits, dots and hyphens.")
+    return ascii_host
+
+
+def default_base(site_url: str | None) -> str | None:
+    """The site's public base: ``PANELPAY_SITE_URL``, else the current request's host, else None."""
+    if site_url:
+        return site_url.rstrip("/")
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return None
+
+
+def effective_base(channel_domain: str | None, global_domain: str | None, site_url: str | None) -> str | None:
+    """Channel override, else global override, else the default base."""
+    return channel_domain or global_domain or default_base(site_url)
+
+
+def notify_path(prefix: str, kind: str, uuid: str) -> str:
+    return f"{prefix}/notify/{kind}/{uuid}"
+
+
+def is_private_host(host: str) -> bool:
+    """Whether a host is one a public gateway cannot reach (loopback, private ranges, local names)."""
+    host = host.strip("[]").lower()
+    if host in ("localhost",) or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_unspecified
+
+
+def host_of(url: str | None) -> str:
+    return (urlsplit(url).hostname or "") if url else ""
+
+
+def port_of(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def notify_url(state, channel, global_domain: str | None) -> str | None:
+    """The effective notify URL of ``channel`` now (None when the site's public URL is unknown)."""
+    base = effective_base(channel.notify_domain, global_domain, state.settings.site_url)
+    if base is None:
+        return None
+    return base + notify_path(state.settings.url_prefix, channel.kind, channel.uuid)

@@ -1,0 +1,105 @@
+"""Command line: ``flask panelpay …`` on any host app, and the ``panelpay`` console script."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from . import migrate
+
+panelpay_group = AppGroup("panelpay", help="PanelPay: payments, callbacks and reconciliation.")
+
+
+def _state():
+    return current_app.extensions["panelpay"].state
+
+
+@panelpay_group.group("db")
+def db_group():
+    """PanelPay's own tables (its own Alembic history; the host's is never touched)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str):
+    """Create or migrate PanelPay's tables."""
+    migrate.upgrade(_state().engine, revision)
+    click.echo(f"PanelPay tables at revision {migrate.current(_state().engine)}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str):
+    """Migrate PanelPay's tables down to REVISION (``base`` drops them)."""
+    migrate.downgrade(_state().engine, revision)
+    click.echo(f"PanelPay tables at revision {migrate.current(_state().engine) or 'base'}.")
+
+
+@db_group.command("current")
+def db_current():
+    """Show the revision PanelPay's tables are at."""
+    rev = migrate.current(_state().engine)
+    click.echo(rev or "none (run: flask panelpay db upgrade)")
+    if rev != migrate.head():
+        sys.exit(1)
+
+
+@panelpay_group.command("channels")
+def channels_command():
+    """List the configured channels and their notify URLs."""
+    from .callback import notify_url
+    from .store import get_settings, list_channels
+
+    state = _state()
+    settings = get_settings(state)
+    rows = list_channels(state)
+    if not rows:
+        click.echo("No channels yet. Add one on the settings page or through the admin API.")
+    for row in rows:
+        url = notify_url(state, row, settings["callback_domain"]) or "(set PANELPAY_SITE_URL)"
+        flag = "enabled " if row.enabled else "disabled"
+        click.echo(f"{row.uuid}  {row.kind:<7} {flag}  {row.name}\n    notify: {url}")
+
+
+@panelpay_group.command("replay")
+@click.argument("notification_id", type=int, required=False)
+@click.option("--spool", "from_spool", is_flag=True, help="Record and judge the spooled notifications.")
+def replay_command(notification_id: int | None, from_spool: bool):
+    """Re-judge a recorded notification through the notify path (idempotent), or drain the spool."""
+    from . import spool
+    from .replay import replay
+
+    state = _state()
+    if from_spool:
+        counts = spool.drain(state)
+        click.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "The spool is empty.")
+        return
+    if notification_id is None:
+        raise click.UsageError("give a notification id, or --spool")
+    try:
+        answer = replay(state, notification_id)
+    except LookupError:
+        raise click.ClickException(f"no notification {notification_id}") from None
+    click.echo(f"{answer.verdict}: {answer.outcome} (answered {answer.status} {answer.body})")
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(panelpay_group)
+
+
+@click.group()
+def main():
+    """PanelPay's console script."""
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--db", "db_url", default=None, help="Database URL (default: SQLite in ./instance).")
+def demo_command(host: str, port: int, db_url: str | None):
+    """Run the demo panel with PanelPay and the sandbox gateways."""
+    from .demo.app import serve
+
+    serve(host=host, port=port, db_url=db_url)

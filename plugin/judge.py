@@ -1,0 +1,212 @@
+"""Judging one notification: the flow from a recorded request to the answer the gateway gets.
+
+1. The raw request is recorded first, in its own transaction (``record``); if the database cannot take
+   it, it goes to the spool and the gateway is told to retry.
+2. The channel verifies the signature without mutating the parameters.
+3. The report is checked against the stored order: its channel, merchant, amount and status.
+4. ``settle()`` credits once. ``success`` is answered only after that commit.
+
+The answer for each case, and why, is in the README ("What the gateway is answered").
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+
+from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
+from .db import TransientError, transient_errors
+from .models import Channel, Notification, Order, utcnow
+from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
+from .signals import emit, notification_rejected, payment_anomaly
+from .store import channel_impl
+
+log = logging.getLogger("panelpay")
+
+ACCEPTED, DUPLICATE, IGNORED, REJECTED, ANOMALY, ERROR = (
+    "accepted", "duplicate", "ignored", "rejected", "anomaly", "error",
+)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A notification request exactly as received."""
+
+    kind: str
+    channel_uuid: str
+    method: str
+    query_string: bytes
+    body: bytes
+    content_type: str
+    source_ip: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the gateway is told (``status``, ``body``) and what the delivery log records."""
+
+    status: int
+    body: str
+    verdict: str
+    outcome: str
+
+
+def success(verdict: str, outcome: str) -> Answer:
+    return Answer(200, "success", verdict, outcome)
+
+
+def fail(status: int, verdict: str, outcome: str) -> Answer:
+    return Answer(status, "fail", verdict, outcome)
+
+
+def parse_params(raw: Raw) -> dict[str, str]:
+    """The parameters of a notification: query string and form body, UTF-8 (or the declared GBK).
+
+    Raises :class:`MalformedNotification` for a repeated key, bytes that are not text, or a body that is
+    not a URL-encoded form.
+    """
+    pairs = parse_qsl(raw.query_string, keep_blank_values=True)
+    if raw.body:
+        content_type = raw.content_type.split(";")[0].strip().lower()
+        if content_type not in ("application/x-www-form-urlencoded", ""):
+            raise MalformedNotification(f"unsupported content type {content_type[:60]}")
+        pairs += parse_qsl(raw.body, keep_blank_values=True)
+    encoding = "utf-8"
+    for key, value in pairs:
+        if key == b"charset" and value.lower() in (b"gbk", b"gb2312", b"gb18030"):
+            encoding = "gb18030"
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        try:
+            name, text = key.decode(encoding), value.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise MalformedNotification(f"parameters are not valid {encoding} text") from exc
+        if name in params:
+            raise MalformedNotification(f"parameter {name[:40]!r} appears more than once")
+        params[name] = text
+    return params
+
+
+def record(state, raw: Raw, *, replay_of: int | None = None) -> int:
+    """Insert the raw request into the delivery log in its own transaction; returns its id.
+
+    Raises :class:`TransientError` if the database cannot take it (the caller spools it).
+    """
+    with transient_errors(), state.engine.begin() as connection:
+        result = connection.execute(
+            insert(Notification).values(
+                kind=raw.kind[:16],
+                channel_uuid=raw.channel_uuid[:64],
+                method=raw.method[:8],
+                query_string=raw.query_string,
+                body=raw.body,
+                content_type=raw.content_type[:128],
+                source_ip=raw.source_ip[:64],
+                received_at=raw.received_at,
+                verdict="received",
+                outcome="",
+                answer_body="",
+                replay_of=replay_of,
+            )
+        )
+        return result.inserted_primary_key[0]
+
+
+def judge(state, raw: Raw, notification_id: int) -> Answer:
+    """Verify, check and settle a recorded notification; stamp its verdict; return the answer."""
+    started = time.perf_counter()
+    trade_no = order_id = None
+    try:
+        answer, trade_no, order_id = _judge(state, raw, notification_id)
+    except TransientError as exc:
+        log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
+        answer = fail(503, ERROR, "database unavailable; the gateway will retry")
+    state.metrics.notifications.labels(raw.kind, answer.verdict, str(answer.status)).inc()
+    state.metrics.settle_seconds.labels(raw.kind).observe(time.perf_counter() - started)
+    if answer.verdict != ACCEPTED:  # an accepted one was stamped inside the settle transaction
+        _stamp(state, notification_id, answer, trade_no, order_id)
+    if answer.verdict == REJECTED:
+        emit(notification_rejected, current_app._get_current_object(),
+             notification_id=notification_id, reason=answer.outcome, channel_uuid=raw.channel_uuid)
+    return answer
+
+
+def _judge(state, raw: Raw, notification_id: int) -> tuple[Answer, str | None, int | None]:
+    try:
+        params = parse_params(raw)
+    except MalformedNotification as exc:
+        return fail(400, REJECTED, f"malformed: {exc}"), None, None
+    trade_no = (params.get("out_trade_no") or "")[:64] or None
+    order = _find_order(state, trade_no) if trade_no else None
+    if order is not None and order.channel.uuid == raw.channel_uuid:
+        channel = order.channel
+    else:
+        channel = _find_channel(state, raw.channel_uuid)
+    if channel is None or channel.kind != raw.kind or raw.kind not in state.channel_kinds:
+        return fail(404, REJECTED, "no such channel: check the notify URL"), trade_no, None
+    impl = channel_impl(state, channel)
+    try:
+        report = impl.verify_notification(params, received_at=raw.received_at)
+    except InvalidSignature as exc:
+        return fail(400, REJECTED, f"bad signature: {exc}"[:255]), trade_no, None
+    except InvalidNotification as exc:
+        return fail(400, REJECTED, f"malformed: {exc}"[:255]), trade_no, None
+    if report.status is not PaymentStatus.PAID:
+        return success(IGNORED, f"status {report.status.value}: nothing to credit"), trade_no, order and order.id
+    if order is None:
+        return _anomaly(state, None, notification_id, f"unknown order {trade_no}"), trade_no, None
+    if order.channel_id != channel.id:
+        reason = f"order {trade_no} belongs to another channel ({order.channel.uuid})"
+        return _anomaly(state, order, notification_id, reason), trade_no, order.id
+    if not impl.owns(report):
+        reason = f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}"
+        return _anomaly(state, order, notification_id, reason), trade_no, order.id
+    if report.amount is None:
+        return fail(400, REJECTED, "malformed: no amount"), trade_no, order.id
+    settlement = settle(order, Evidence("notify", report.amount, report.gateway_trade_no, notification_id))
+    if settlement.outcome == CREDITED:
+        return success(ACCEPTED, "credited"), trade_no, order.id
+    if settlement.outcome == ALREADY_SETTLED:
+        return success(DUPLICATE, "already settled; nothing changed"), trade_no, order.id
+    return success(ANOMALY, settlement.reason[:255]), trade_no, order.id
+
+
+def _anomaly(state, order: Order | None, notification_id: int, reason: str) -> Answer:
+    """A verified notification that must not be credited here. Retrying the same request cannot change
+    that, so the gateway is told ``success`` (an EPay site may suspend a merchant after repeated
+    failures); the operator is alerted and the delivery log keeps it for a replay once fixed. The order
+    itself is left as it is: a wrongly routed copy must not block the right one."""
+    log.warning("notification %s: anomaly: %s", notification_id, reason)
+    emit(payment_anomaly, current_app._get_current_object(),
+         order=order, reason=reason, notification_id=notification_id)
+    state.metrics.anomaly(order.channel.kind if order is not None else "", reason)
+    return success(ANOMALY, reason[:255])
+
+
+def _find_order(state, trade_no: str) -> Order | None:
+    with transient_errors(), state.session() as session:
+        return session.execute(select(Order).where(Order.trade_no == trade_no)).scalar_one_or_none()
+
+
+def _find_channel(state, uuid: str) -> Channel | None:
+    with transient_errors(), state.session() as session:
+        return session.execute(select(Channel).where(Channel.uuid == uuid[:32])).scalar_one_or_none()
+
+
+def _stamp(state, notification_id: int, answer: Answer, trade_no: str | None, order_id: int | None) -> None:
+    try:
+        with transient_errors(), state.engine.begin() as connection:
+            connection.execute(
+                update(Notification)
+                .where(Notification.id == notification_id)
+                .values(verdict=answer.verdict, outcome=answer.outcome[:255], answer_status=answer.status,
+                        answer_body=answer.body, trade_no=trade_no, order_id=order_id)
+            )
+    except TransientError:
+        log.warning("notification %s: could not record its verdict (%s)", notification_id, answer.verdict)

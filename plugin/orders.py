@@ -1,0 +1,155 @@
+"""Creating top-up orders and asking the gateway about them."""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from flask import url_for
+from sqlalchemy import select, update
+
+from . import callback
+from .channels.base import GatewayError, PaymentStatus, PayRequest
+from .db import transient_errors
+from .models import CLOSED, PENDING, Channel, Order, utcnow
+from .money import fee_for
+from .settle import Evidence, Settlement, settle
+from .store import NotFound, channel_impl, get_settings
+
+log = logging.getLogger("panelpay")
+
+
+class OrderRefused(ValueError):
+    """A top-up that cannot be created: ``code`` for the API, ``field`` when one input is to blame."""
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Quote:
+    amount: Decimal
+    fee: Decimal
+    total: Decimal
+
+
+def quote(channel: Channel, amount: Decimal) -> Quote:
+    """The fee and total for ``amount`` on ``channel``, exactly as the order will be created."""
+    fee = fee_for(amount, channel.fee_fixed, channel.fee_percent)
+    return Quote(amount, fee, amount + fee)
+
+
+def new_trade_no() -> str:
+    """``PP`` + UTC timestamp + 10 random digits: unique, sortable, and valid for EPay and Alipay."""
+    return "PP" + utcnow().strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**10):010d}"
+
+
+def notify_url_for(state, channel: Channel, global_domain: str | None) -> str:
+    """The notify URL a new order of ``channel`` is issued with (the one place it is computed)."""
+    url = callback.notify_url(state, channel, global_domain)
+    if url is None:
+        raise OrderRefused("the site's public URL is unknown: set PANELPAY_SITE_URL", code="misconfigured", status=503)
+    return url
+
+
+def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, client_ip: str, mobile: bool) -> Order:
+    """Create a pending order, then ask the channel how to pay it. Raises :class:`OrderRefused`.
+
+    The order row is committed before the gateway is called, so a notification can never arrive for an
+    order PanelPay does not know. If the gateway refuses, the order is closed and the refusal explained.
+    """
+    with transient_errors():
+        settings = get_settings(state)
+        if not settings["enabled"]:
+            raise OrderRefused("top-ups are switched off by the operator", code="disabled", status=409)
+        with state.session() as session:
+            channel = session.execute(select(Channel).where(Channel.uuid == channel_uuid)).scalar_one_or_none()
+        if channel is None or not channel.enabled or channel.kind not in state.channel_kinds:
+            raise OrderRefused("no such payment channel, or it is switched off", code="channel", field="channel")
+        if amount < channel.min_amount:
+            raise OrderRefused(f"the minimum top-up on this channel is {channel.min_amount:.2f}", field="amount")
+        if channel.max_amount is not None and amount > channel.max_amount:
+            raise OrderRefused(f"the maximum top-up on this channel is {channel.max_amount:.2f}", field="amount")
+        priced = quote(channel, amount)
+        now = utcnow()
+        order = Order(
+            trade_no=new_trade_no(),
+            user_id=user_id,
+            channel_id=channel.id,
+            amount=priced.amount,
+            fee=priced.fee,
+            total=priced.total,
+            credit=priced.amount,
+            status=PENDING,
+            notify_url=notify_url_for(state, channel, settings["callback_domain"]),
+            subject=f"Top-up {priced.amount:.2f}",
+            client_ip=client_ip[:64],
+            created_at=now,
+            expires_at=now + timedelta(seconds=state.settings.order_ttl),
+        )
+        with state.session() as session, session.begin():
+            session.add(order)
+    impl = channel_impl(state, channel)
+    return_url = callback.default_base(state.settings.site_url) + url_for(
+        "panelpay_notify.payment_return", kind=channel.kind, uuid=channel.uuid
+    )
+    request = PayRequest(
+        trade_no=order.trade_no,
+        amount=order.total,
+        subject=order.subject,
+        notify_url=order.notify_url,
+        return_url=return_url,
+        client_ip=client_ip,
+        expires_at=order.expires_at,
+        mobile=mobile,
+    )
+    try:
+        action = impl.create(request)
+    except GatewayError as exc:
+        log.warning("gateway refused order %s on channel %s: %s", order.trade_no, channel.uuid, exc)
+        with transient_errors(), state.session() as session, session.begin():
+            session.execute(update(Order).where(Order.id == order.id, Order.status == PENDING)
+                            .values(status=CLOSED, anomaly=f"gateway refused: {exc}"[:255]))
+        raise OrderRefused(f"the payment gateway refused the order: {exc}", code="gateway", status=502) from exc
+    with transient_errors(), state.session() as session, session.begin():
+        session.execute(
+            update(Order).where(Order.id == order.id)
+            .values(pay=json.dumps(action.as_dict()), gateway_trade_no=action.gateway_trade_no)
+        )
+    return load_order(state, order.trade_no)
+
+
+def load_order(state, trade_no: str, *, user_id: str | None = None) -> Order:
+    """An order by trade number; with ``user_id``, only if it belongs to that user (else NotFound)."""
+    with transient_errors(), state.session() as session:
+        query = select(Order).where(Order.trade_no == trade_no)
+        if user_id is not None:
+            query = query.where(Order.user_id == user_id)
+        order = session.execute(query).scalar_one_or_none()
+    if order is None:
+        raise NotFound("no such order")
+    return order
+
+
+def sync_order(state, order: Order, *, source: str = "query") -> Settlement | None:
+    """Ask the gateway about one order now and settle it if paid (the single-order active query).
+
+    Used by the "I have paid" button, the return route and reconcile. Returns the settlement when the
+    gateway says paid, else None. Raises :class:`GatewayError` when the gateway cannot answer.
+    """
+    impl = channel_impl(state, order.channel)
+    report = impl.query(order.trade_no)
+    with transient_errors(), state.session() as session, session.begin():
+        session.execute(update(Order).where(Order.id == order.id).values(queried_at=utcnow()))
+    if report.status is not PaymentStatus.PAID:
+        return None
+    if report.trade_no != order.trade_no or not impl.owns(report):
+        raise GatewayError("the gateway answered about another order or merchant", transient=False)
+    amount = report.amount if report.amount is not None else order.total
+    return settle(order, Evidence(source=source, amount=amount, gateway_trade_no=report.gateway_trade_no))

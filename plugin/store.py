@@ -1,0 +1,167 @@
+"""Reading and writing channels and plugin settings, and building channel objects from their rows."""
+from __future__ import annotations
+
+import json
+import secrets as _secrets
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .channels.base import Channel as ChannelImpl
+from .channels.base import ConfigInvalid
+from .models import Channel, Order, Setting, utcnow
+
+#: Plugin-wide settings and their defaults.
+SETTING_DEFAULTS = {"enabled": True, "callback_domain": None}
+MASK = "********"
+
+
+class NotFound(LookupError):
+    """No such row (or not visible to the caller)."""
+
+
+def get_settings(state, session=None) -> dict:
+    """The plugin settings (``enabled``, ``callback_domain``) with defaults filled in."""
+    own = session is None
+    session = session or state.session()
+    try:
+        rows = session.execute(select(Setting)).scalars().all()
+    finally:
+        if own:
+            session.close()
+    values = dict(SETTING_DEFAULTS)
+    values.update({row.key: json.loads(row.value) for row in rows if row.key in SETTING_DEFAULTS})
+    return values
+
+
+def put_settings(state, changes: dict) -> dict:
+    """Write the given settings in one transaction and return all of them."""
+    with state.session() as session, session.begin():
+        for key, value in changes.items():
+            row = session.get(Setting, key)
+            if row is None:
+                session.add(Setting(key=key, value=json.dumps(value)))
+            else:
+                row.value = json.dumps(value)
+    return get_settings(state)
+
+
+def new_uuid() -> str:
+    """A channel's uuid: 16 random hex characters, the notify path segment."""
+    return _secrets.token_hex(8)
+
+
+def channel_impl(state, row: Channel) -> ChannelImpl:
+    """The channel object of a row, built once per revision (its parsed keys are cached with it)."""
+
+    def build() -> ChannelImpl:
+        cls = state.channel_kinds[row.kind]
+        config = {**row.public_config(), **state.vault.open(row.secrets)}
+        return cls(config, http=state.http_for(row.uuid), timeout=state.settings.http_timeout)
+
+    return state.cached_channel(row.uuid, row.revision, build)
+
+
+def full_config(state, row: Channel) -> dict:
+    return {**row.public_config(), **state.vault.open(row.secrets)}
+
+
+def masked_config(state, row: Channel) -> dict:
+    """The config as the admin API shows it: secret fields masked (``********`` when set, else ``""``)."""
+    secret_keys = state.manifest.secret_keys(row.kind)
+    stored = state.vault.open(row.secrets)
+    config = row.public_config()
+    for key in secret_keys:
+        config[key] = MASK if stored.get(key) else ""
+    return config
+
+
+def clean_channel_config(state, kind: str, incoming: dict, previous: Channel | None) -> tuple[dict, dict]:
+    """Validate a channel config for saving; returns (public, secret) parts. Raises ConfigInvalid.
+
+    A blank or masked secret keeps the stored value (secrets are write-only), so editing a channel's name
+    does not require pasting its keys again.
+    """
+    if kind not in state.channel_kinds:
+        raise ConfigInvalid({"kind": [f"unknown channel kind; use one of {', '.join(sorted(state.channel_kinds))}"]})
+    fields = {f.key: f for f in state.manifest.kind_fields(kind)}
+    unknown = sorted(set(incoming) - set(fields))
+    if unknown:
+        raise ConfigInvalid({key: ["unknown field for this kind"] for key in unknown})
+    stored = full_config(state, previous) if previous is not None else {}
+    merged: dict[str, Any] = {}
+    for key, spec in fields.items():
+        value = incoming.get(key)
+        if spec.secret and value in (None, "", MASK):
+            value = stored.get(key, "")
+        elif value is None:
+            value = stored.get(key, spec.default)
+        if not isinstance(value, str):
+            value = "" if value is None else str(value)
+        merged[key] = value
+    cleaned = state.channel_kinds[kind].clean_config(merged)
+    secret_keys = state.manifest.secret_keys(kind)
+    public = {k: v for k, v in cleaned.items() if k not in secret_keys}
+    secret = {k: v for k, v in cleaned.items() if k in secret_keys and v}
+    return public, secret
+
+
+def list_channels(state, *, enabled_only: bool = False) -> list[Channel]:
+    with state.session() as session:
+        query = select(Channel).order_by(Channel.sort, Channel.id)
+        if enabled_only:
+            query = query.where(Channel.enabled.is_(True))
+        return list(session.execute(query).scalars())
+
+
+def get_channel(state, uuid: str, session=None) -> Channel:
+    own = session is None
+    session = session or state.session()
+    try:
+        row = session.execute(select(Channel).where(Channel.uuid == uuid)).scalar_one_or_none()
+    finally:
+        if own:
+            session.close()
+    if row is None:
+        raise NotFound("no such channel")
+    return row
+
+
+def save_channel(state, values: dict, previous: Channel | None = None) -> Channel:
+    """Create (``previous`` None) or update a channel from validated API values. Raises ConfigInvalid."""
+    kind = previous.kind if previous is not None else values["kind"]
+    public, secret = clean_channel_config(state, kind, values.get("config") or {}, previous)
+    with state.session() as session, session.begin():
+        if previous is None:
+            row = Channel(uuid=new_uuid(), kind=kind, revision=1, created_at=utcnow())
+            session.add(row)
+        else:
+            row = session.get(Channel, previous.id)
+            row.revision = (row.revision or 0) + 1
+        row.config = json.dumps(public, sort_keys=True)
+        row.secrets = state.vault.seal(secret)
+        for key in ("name", "enabled", "notify_domain", "fee_fixed", "fee_percent", "min_amount",
+                    "max_amount", "sort"):
+            if key in values:
+                setattr(row, key, values[key])
+        row.updated_at = utcnow()
+        session.flush()
+        session.refresh(row)
+        return row
+
+
+def delete_channel(state, uuid: str) -> bool:
+    """Delete a channel; one with orders is disabled instead (its issued notify paths keep working).
+    Returns True when deleted, False when disabled."""
+    with state.session() as session, session.begin():
+        row = get_channel(state, uuid, session)
+        has_orders = session.execute(
+            select(func.count()).select_from(Order).where(Order.channel_id == row.id)
+        ).scalar_one()
+        if has_orders:
+            row.enabled = False
+            row.revision += 1
+            row.updated_at = utcnow()
+            return False
+        session.delete(row)
+        return True

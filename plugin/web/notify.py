@@ -1,0 +1,94 @@
+"""The gateway-facing routes: the built-in notify path and the browser's return."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, redirect, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .. import doctor, spool
+from ..channels.base import GatewayError, InvalidNotification, PaymentStatus
+from ..db import TransientError
+from ..judge import Raw, judge, parse_params, record
+from ..models import utcnow
+from ..orders import load_order, sync_order
+from ..settle import Evidence, settle
+from ..store import NotFound, channel_impl, get_channel
+
+log = logging.getLogger("panelpay")
+
+
+def _state():
+    return current_app.extensions["panelpay"].state
+
+
+def _plain(body: str, status: int) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+def notify_blueprint() -> Blueprint:
+    bp = Blueprint("panelpay_notify", __name__)
+
+    @bp.route("/notify/<kind>/<uuid>", methods=["GET", "POST"])
+    def notify(kind: str, uuid: str):
+        """Record, verify, check, settle, and only then answer ``success``."""
+        state = _state()
+        nonce = doctor.probe_nonce(request.args, request.content_length)
+        if nonce is not None:
+            return doctor.probe_answer(state, nonce, kind, uuid)
+        limit = state.settings.max_notify_bytes
+        if (request.content_length or 0) > limit or len(request.query_string) > limit:
+            return _plain("fail", 413)
+        request.max_content_length = limit
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _plain("fail", 413)
+        raw = Raw(
+            kind=kind,
+            channel_uuid=uuid,
+            method=request.method,
+            query_string=request.query_string,
+            body=body,
+            content_type=request.content_type or "",
+            source_ip=request.remote_addr or "",
+            received_at=utcnow(),
+        )
+        try:
+            notification_id = record(state, raw)
+        except TransientError as exc:
+            spool.keep(state, raw)
+            log.error("notification for %s/%s spooled: database unavailable (%s)", kind, uuid, exc)
+            return _plain("fail", 503)
+        answer = judge(state, raw, notification_id)
+        return _plain(answer.body, answer.status)
+
+    @bp.route("/return/<kind>/<uuid>", methods=["GET"])
+    def payment_return(kind: str, uuid: str):
+        """The browser's way back: verify, ask the gateway, settle through ``settle()``, show the order."""
+        state = _state()
+        raw = Raw(kind, uuid, "GET", request.query_string, b"", "", request.remote_addr or "", utcnow())
+        try:
+            params = parse_params(raw)
+            channel = get_channel(state, uuid)
+            if channel.kind != kind:
+                raise NotFound("kind mismatch")
+            impl = channel_impl(state, channel)
+            report = impl.verify_return(params, received_at=raw.received_at)
+            order = load_order(state, report.trade_no)
+        except (InvalidNotification, NotFound):
+            return _plain("This payment return could not be verified. Your order page shows its real status.", 400)
+        except TransientError:
+            return _plain("Temporarily unavailable; your payment is safe. Please reload in a moment.", 503)
+        if order.channel_id == channel.id and impl.owns(report):
+            try:
+                sync_order(state, order, source="return")
+            except GatewayError as exc:
+                log.info("return for %s: gateway query failed (%s)", order.trade_no, exc)
+                if impl.return_is_evidence and report.status is PaymentStatus.PAID and report.amount is not None:
+                    settle(order, Evidence("return", report.amount, report.gateway_trade_no))
+            except TransientError:
+                pass
+        return redirect(url_for("panelpay_pages.order_page", trade_no=order.trade_no))
+
+    return bp

@@ -1,0 +1,106 @@
+"""Shared fixtures: the databases, host apps on them, users and channels."""
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from panelpay.models import TABLES, Channel, Order, utcnow
+from tests.support import databases
+from tests.support.hostapp import make_host
+
+_database_urls: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases():
+    yield
+    for url in _database_urls.values():
+        try:
+            databases.drop_database(url)
+        except Exception:  # noqa: BLE001 - best effort at the end of the run
+            pass
+
+
+def database_url(backend: str) -> str:
+    """One database per backend for the whole run; tests clean up after themselves."""
+    if backend not in _database_urls:
+        _database_urls[backend] = databases.create_database(backend, tempfile.mkdtemp(prefix="pp-db-"))
+    return _database_urls[backend]
+
+
+@pytest.fixture(params=databases.BACKENDS)
+def backend(request) -> str:
+    databases.require(request.param)
+    return request.param
+
+
+@pytest.fixture
+def make_app(backend):
+    """Factory: ``make_app(balance="decimal", **config)`` → a host app on this test's database."""
+    apps = []
+
+    def factory(balance: str = "decimal", **config):
+        app = make_host(database_url(backend), balance=balance, config=config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            engine = app.db.engine
+            with engine.begin() as connection:
+                for table in reversed(TABLES):
+                    connection.execute(table.delete())
+            app.db.drop_all()
+            engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+def add_user(app, username="alice", *, is_admin=False) -> int:
+    with app.app_context():
+        user = app.User(username=username, is_admin=is_admin)
+        app.db.session.add(user)
+        app.db.session.commit()
+        return user.id
+
+
+def add_channel_row(app, kind="epay", **values) -> Channel:
+    """A channel row written directly (for tests below the channel layer)."""
+    state = app.extensions["panelpay"].state_for(app)
+    with app.app_context(), state.session() as session, session.begin():
+        row = Channel(uuid=values.pop("uuid", "c0ffee" + kind), kind=kind, name=values.pop("name", kind),
+                      config=json.dumps(values.pop("config", {})), secrets=state.vault.seal({}), **values)
+        session.add(row)
+    return row
+
+
+def add_order(app, channel: Channel, user_id: int, total="10.00", *, trade_no=None, status="pending",
+              credit=None, expires_in=1800) -> Order:
+    state = app.extensions["panelpay"].state_for(app)
+    total = Decimal(total)
+    with app.app_context(), state.session() as session, session.begin():
+        order = Order(
+            trade_no=trade_no or f"PPTEST{utcnow():%H%M%S%f}",
+            user_id=str(user_id),
+            channel_id=channel.id,
+            amount=total if credit is None else Decimal(credit),
+            fee=Decimal("0.00"),
+            total=total,
+            credit=total if credit is None else Decimal(credit),
+            status=status,
+            notify_url="http://127.0.0.1:5999/payment/notify/x/y",
+            created_at=utcnow(),
+            expires_at=utcnow() + timedelta(seconds=expires_in),
+        )
+        session.add(order)
+    with app.app_context(), state.session() as session:
+        return session.execute(sa.select(Order).where(Order.id == order.id)).scalar_one()

@@ -1,0 +1,97 @@
+"""PanelPay's own Alembic migrations: exact, isolated from the host, shipped in the wheel."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from panelpay import migrate
+from panelpay.models import Base
+from tests.support import databases
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh_db(backend):
+    url = databases.create_database(backend, tempfile.mkdtemp(prefix="pp-mig-"))
+    yield url
+    databases.drop_database(url)
+
+
+def _host_history(engine):
+    """Give the database a host table and a host Alembic history, as a real panel has."""
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('host_rev_42')"))
+        connection.execute(sa.text("CREATE TABLE members (id INTEGER PRIMARY KEY, credit NUMERIC(12,2))"))
+        connection.execute(sa.text("INSERT INTO members VALUES (1, 5.00)"))
+
+
+def _assert_host_untouched(engine):
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["host_rev_42"]
+        assert connection.execute(sa.text("SELECT id FROM members")).scalars().all() == [1]
+
+
+def test_upgrade_from_empty_produces_exactly_the_models(fresh_db):
+    engine = sa.create_engine(fresh_db)
+    _host_history(engine)
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": migrate.include_object, "compare_type": True}
+        )
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+    _assert_host_untouched(engine)
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {"panelpay_channels", "panelpay_orders", "panelpay_notifications", "panelpay_ledger",
+            "panelpay_settings", "panelpay_alembic_version"} <= tables
+    migrate.upgrade(engine)  # a second upgrade is a no-op
+    migrate.downgrade(engine, "base")
+    assert not [t for t in sa.inspect(engine).get_table_names() if t.startswith("panelpay_") and
+                t != "panelpay_alembic_version"]
+    _assert_host_untouched(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory):
+    """A fresh virtualenv with PanelPay installed by ``pip install .`` (the wheel, not the source tree)."""
+    where = tmp_path_factory.mktemp("venv")
+    venv.create(where, with_pip=True)
+    python = where / "bin" / "python"
+    wheel_dir = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(ROOT)],
+                   check=True)
+    wheel = next(wheel_dir.glob("panelpay-*.whl"))
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[postgres,mysql]"], check=True)
+    return python
+
+
+@pytest.mark.slow
+def test_pip_installed_plugin_runs_flask_panelpay_db_upgrade(installed_venv, fresh_db):
+    engine = sa.create_engine(fresh_db)
+    _host_history(engine)
+    env = {**os.environ, "TINYHOST_DB": fresh_db, "PYTHONPATH": str(ROOT / "tests" / "support")}
+    flask = installed_venv.parent / "flask"
+    result = subprocess.run([str(flask), "--app", "tinyhost", "panelpay", "db", "upgrade"],
+                            env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    assert result.returncode == 0, result.stderr
+    assert "PanelPay tables at revision" in result.stdout
+    location = subprocess.run([str(installed_venv), "-c", "import panelpay; print(panelpay.__file__)"],
+                              capture_output=True, text=True, check=True, cwd=tempfile.gettempdir()).stdout
+    assert "site-packages" in location
+    assert migrate.current(engine) == migrate.head()
+    _assert_host_untouched(engine)
+    engine.dispose()
