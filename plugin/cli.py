@@ -79,10 +79,11 @@ def replay_command(notification_id: int | None, from_spool: bool):
     if notification_id is None:
         raise click.UsageError("give a notification id, or --spool")
     try:
-        answer = replay(state, notification_id)
+        answer, copy_id = replay(state, notification_id)
     except LookupError:
         raise click.ClickException(f"no notification {notification_id}") from None
-    click.echo(f"{answer.verdict}: {answer.outcome} (answered {answer.status} {answer.body})")
+    click.echo(f"notification {copy_id} (replay of {notification_id}): {answer.verdict}: {answer.outcome} "
+               f"(answered {answer.status} {answer.body})")
 
 
 def register_cli(app) -> None:

@@ -37,3 +37,113 @@ def probe_answer(state, nonce: str, kind: str, uuid: str):
 
 def new_nonce() -> str:
     return secrets.token_hex(16)
+
+
+def run_doctor(state) -> list:
+    """Probe the effective notify URL of each enabled channel (GET and POST, redirects off, short
+    timeout) and return findings; plus the static and host findings of the current configuration."""
+    from .callback import Finding, notify_url
+    from .conflicts import all_findings
+    from .store import get_settings, list_channels
+
+    settings = get_settings(state)
+    channels = list_channels(state)
+    findings = list(all_findings(state, settings["callback_domain"], channels))
+    enabled = [c for c in channels if c.enabled]
+    if not enabled:
+        findings.append(Finding("no_channels", "info", "No enabled channel: nothing to probe. Add a channel first."))
+    for channel in enabled:
+        url = notify_url(state, channel, settings["callback_domain"])
+        if url is None:
+            findings.append(Finding("no_site_url", "error", "The site's public URL is unknown here: set "
+                                    "PANELPAY_SITE_URL (or a callback domain) so the doctor knows what to probe.",
+                                    channel.uuid))
+            continue
+        for method in ("GET", "POST"):
+            findings.append(probe(state, channel, url, method))
+    return findings
+
+
+def probe(state, channel, url: str, method: str):
+    """One live probe of ``url`` with ``method``; a finding saying exactly what answered."""
+    import requests
+
+    from .callback import Finding
+
+    nonce = new_nonce()
+    name = f"'{channel.name}' ({method} {url})"
+    gateway_method = "GET" if channel.kind == "epay" else "POST"
+    level = "error" if method == gateway_method else "warning"
+    try:
+        response = requests.request(method, url, params={PROBE_PARAM: nonce}, allow_redirects=False,
+                                    timeout=state.settings.doctor_timeout,
+                                    headers={"User-Agent": "PanelPay-Doctor/0.1", "Content-Length": "0"})
+    except requests.exceptions.SSLError as exc:
+        return Finding("tls_error", "error", f"{name}: the TLS handshake failed ({_short(exc)}). Gateways refuse "
+                       "broken certificates: fix the certificate, or use the domain that has a valid one.",
+                       channel.uuid)
+    except requests.exceptions.Timeout:
+        return Finding("timeout", "error", f"{name}: no answer within {state.settings.doctor_timeout:g} s. "
+                       "A firewall or a stopped reverse proxy is dropping the request; EPay gives up after 5 s.",
+                       channel.uuid)
+    except requests.exceptions.RequestException as exc:
+        return Finding("unreachable", "error", f"{name}: cannot connect ({_short(exc)}). Check DNS, the "
+                       "firewall and that the site listens on this port.", channel.uuid)
+    return _classify(state, channel, name, method, level, nonce, response)
+
+
+def _classify(state, channel, name, method, level, nonce, response):
+    from urllib.parse import urlsplit
+
+    from .callback import Finding
+
+    status = response.status_code
+    if 300 <= status < 400:
+        target = response.headers.get("Location", "")
+        here, there = urlsplit(response.url), urlsplit(target)
+        if there.scheme == "https" and here.scheme == "http" and (not there.hostname or there.hostname == here.hostname):
+            return Finding("redirect_https", "error", f"{name}: the site redirects http to https ({status}). "
+                           "Gateways do not follow redirects (a POST loses its body): set the callback domain to "
+                           f"https://{here.netloc}.", channel.uuid)
+        if there.hostname and there.hostname != here.hostname:
+            return Finding("redirect_host", "error", f"{name}: answered {status} to another host ({there.hostname}), "
+                           "e.g. a CDN or a www redirect. Gateways do not follow it: point the callback domain "
+                           "straight at this site.", channel.uuid)
+        return Finding("redirect", "error", f"{name}: answered a {status} redirect to {target or '(nowhere)'}. "
+                       "Gateways do not follow redirects: remove it for the notify path.", channel.uuid)
+    if status == 200:
+        document = None
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                document = response.json()
+            except ValueError:
+                document = None
+        if isinstance(document, dict) and document.get("panelpay") == "notify":
+            import hmac
+
+            if hmac.compare_digest(str(document.get("proof", "")), _proof(state, nonce)):
+                return Finding("reachable", "info", f"{name}: reachable, and it is this PanelPay that answers.",
+                               channel.uuid)
+            return Finding("other_deployment", "error", f"{name}: another PanelPay deployment (a different secret "
+                           "key) answers this URL: the callback domain points at the wrong server.", channel.uuid)
+        kind = "HTML" if "html" in response.headers.get("Content-Type", "") else "a non-PanelPay answer"
+        return Finding("catch_all", "error", f"{name}: answered 200 with {kind}, not PanelPay: a catch-all route, a "
+                       "CDN or a different site is in front of the notify path. Gateways will never see 'success'.",
+                       channel.uuid)
+    if status == 404:
+        return Finding("not_found", level, f"{name}: 404. The path does not reach PanelPay: a reverse proxy rule or "
+                       "a different site serves this domain.", channel.uuid)
+    if status == 405:
+        return Finding("method_not_allowed", level, f"{name}: 405, {method} is not allowed on this path. "
+                       f"{'EPay' if channel.kind == 'epay' else 'Alipay'} notifies with "
+                       f"{'GET' if channel.kind == 'epay' else 'POST'}: allow it in the proxy or WAF.", channel.uuid)
+    if status >= 500:
+        return Finding("server_error", "error", f"{name}: the server answered {status}. Check the site's logs.",
+                       channel.uuid)
+    return Finding("blocked", level, f"{name}: answered {status}: a login wall, WAF or CSRF protection blocks the "
+                   "gateway. Exempt the notify path.", channel.uuid)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text[:160] + ("…" if len(text) > 160 else "")

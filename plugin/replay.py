@@ -8,8 +8,9 @@ from .judge import Answer, Raw, judge, record
 from .models import Notification
 
 
-def replay(state, notification_id: int) -> Answer:
-    """Record a copy of notification ``notification_id`` (``replay_of`` pointing at it) and judge it.
+def replay(state, notification_id: int) -> tuple[Answer, int]:
+    """Record a copy of notification ``notification_id`` (``replay_of`` pointing at it) and judge it;
+    returns the answer and the copy's id.
 
     Timestamp windows are checked against when the original arrived. Raises LookupError if there is no
     such notification.
@@ -29,4 +30,4 @@ def replay(state, notification_id: int) -> Answer:
         received_at=row.received_at,
     )
     copy_id = record(state, raw, replay_of=row.id)
-    return judge(state, raw, copy_id)
+    return judge(state, raw, copy_id), copy_id

@@ -1,0 +1,128 @@
+"""Conflict detection: what is wrong with the callback configuration, found without calling out.
+
+Static findings are evaluated on every save and shown beside the field; the host checks (a host route
+claiming the notify path, CSRF protection or a login wall rejecting gateway posts) look at the host app
+itself. The doctor (:mod:`panelpay.doctor`) adds what only a live probe shows.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+
+from . import callback
+from .callback import Finding
+from .doctor import PROBE_PARAM, new_nonce
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+
+
+def _gateway_url(channel) -> str | None:
+    return channel.public_config().get("gateway") or None
+
+
+def domain_findings(domain: str, default: str | None, channels: list, *, scope: str | None = None) -> list[Finding]:
+    """Findings about one override ``domain`` for the channels it applies to."""
+    findings: list[Finding] = []
+    host = callback.host_of(domain)
+    if default and domain == default.rstrip("/"):
+        findings.append(Finding("redundant", INFO, f"{domain} is already the site's own address: the override "
+                                "changes nothing. Clear it unless the site URL is about to change.", scope))
+    if callback.is_private_host(host):
+        local_gateways = channels and all(callback.is_private_host(callback.host_of(_gateway_url(c))) for c in channels)
+        findings.append(Finding(
+            "private_address", INFO if local_gateways else ERROR,
+            f"{host} is a local or private address that a payment gateway on the internet cannot reach"
+            + (" (fine here: the configured gateways are local too)." if local_gateways else
+               ". Use the public domain of this site, such as https://pay.example.com."), scope))
+    for channel in channels:
+        gateway = _gateway_url(channel)
+        if gateway and callback.host_of(gateway) == host:
+            findings.append(Finding(
+                "gateway_host", ERROR,
+                f"{host} is the host of the gateway of '{channel.name}', not of this site: the gateway would "
+                "call itself. Use this site's own domain.", channel.uuid))
+    if domain.startswith("http://"):
+        https_gateways = [c for c in channels if (_gateway_url(c) or "").startswith("https://")]
+        if https_gateways:
+            findings.append(Finding(
+                "plain_http", WARNING,
+                f"{domain} uses plain http while the gateway speaks https: the notification travels "
+                "unencrypted, and a forced-https redirect on this site would drop it. Use "
+                f"{domain.replace('http://', 'https://', 1)} if the site has a certificate.", scope))
+    port = callback.port_of(domain)
+    if port not in (80, 443):
+        findings.append(Finding(
+            "nonstandard_port", WARNING,
+            f"port {port} is not 80 or 443: some gateways (Alipay among them) and many firewalls only call "
+            "back on the standard ports. Serve the callbacks on 443 behind the reverse proxy.", scope))
+    return findings
+
+
+def static_findings(state, global_domain: str | None, channels: list) -> list[Finding]:
+    """Every finding about the configured overrides and site URL (no network, no host app checks)."""
+    default = callback.default_base(state.settings.site_url)
+    enabled = [c for c in channels if c.enabled]
+    findings: list[Finding] = []
+    if global_domain:
+        findings += domain_findings(global_domain, default, [c for c in enabled if not c.notify_domain])
+    elif not state.settings.site_url:
+        findings.append(Finding(
+            "no_site_url", WARNING,
+            "PANELPAY_SITE_URL is not set and there is no callback domain: each order's notify URL follows the "
+            "host the user happened to visit (an IP, a mirror). Set PANELPAY_SITE_URL or fill the callback "
+            "domain."))
+    for channel in enabled:
+        if channel.notify_domain:
+            for finding in domain_findings(channel.notify_domain, default, [channel], scope=channel.uuid):
+                findings.append(Finding(finding.code, finding.level, f"'{channel.name}': {finding.message}",
+                                        channel.uuid))
+    by_kind: dict[str, set] = {}
+    for channel in enabled:
+        base = callback.effective_base(channel.notify_domain, global_domain, state.settings.site_url)
+        by_kind.setdefault(channel.kind, set()).add(base)
+    for kind, bases in sorted(by_kind.items()):
+        if len(bases) > 1:
+            shown = ", ".join(sorted(str(b) for b in bases))
+            findings.append(Finding(
+                "differs_between_channels", WARNING,
+                f"the {kind} channels call back on different domains ({shown}). That is allowed, but usually a "
+                "leftover: check that each of them is reachable, or set the domain once globally."))
+    return findings
+
+
+def host_findings(app) -> list[Finding]:
+    """What the host app does to a gateway's request on the notify path: a route of its own claiming
+    the path, or CSRF protection / a login wall rejecting the POST before PanelPay sees it."""
+    state = app.extensions["panelpay"].state_for(app)
+    path = callback.notify_path(state.settings.url_prefix, "epay", "0123456789abcdef")
+    findings: list[Finding] = []
+    adapter = app.url_map.bind("localhost")
+    for method in ("GET", "POST"):
+        try:
+            endpoint, _ = adapter.match(path, method=method)
+        except RequestRedirect:
+            endpoint = "(a redirect)"
+        except HTTPException:
+            endpoint = None
+        if endpoint != "panelpay_notify.notify":
+            findings.append(Finding(
+                "route_collision", ERROR,
+                f"the host's route {endpoint or '(none)'} answers {method} {path} instead of PanelPay: change the "
+                "host route or PANELPAY_URL_PREFIX."))
+            return findings
+    client = app.test_client()
+    nonce = new_nonce()
+    response = client.post(f"{path}?{PROBE_PARAM}={nonce}", headers={"Content-Length": "0"})
+    if response.status_code != 200 or not (response.is_json and (response.get_json() or {}).get("panelpay")):
+        findings.append(Finding(
+            "host_blocks_notify", ERROR,
+            f"the host app answers a gateway's POST to the notify path with HTTP {response.status_code} before "
+            "PanelPay sees it: CSRF protection, a login requirement or a before_request hook must exempt "
+            f"{state.settings.url_prefix}/notify/."))
+    return findings
+
+
+def all_findings(state, global_domain, channels) -> list[Finding]:
+    app = current_app._get_current_object()
+    return static_findings(state, global_domain, channels) + host_findings(app)

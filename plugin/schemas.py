@@ -1,0 +1,249 @@
+"""marshmallow schemas for every JSON body PanelPay takes and gives (the OpenAPI document is built
+from them)."""
+from __future__ import annotations
+
+import json
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .callback import DomainError, normalise_domain
+from .money import MoneyError, format_money, parse_money
+from .models import ORDER_STATUSES
+
+
+class Money(fields.Field):
+    """Money as a string with two decimals; input as a string or a JSON number, never rounded."""
+
+    default_error_messages = {"invalid": 'Must be an amount with at most two decimals, such as "10.00".'}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return format_money(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_money(value)
+        except MoneyError as exc:
+            raise self.make_error("invalid") from exc
+
+
+class Domain(fields.Field):
+    """A callback-domain override: normalised to ``scheme://host[:port]``; ``""`` or null clears it."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return normalise_domain(value)
+        except DomainError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class UTC(fields.DateTime):
+    """Naive UTC datetimes rendered as ISO 8601 with a ``Z``."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Error(Schema):
+    error = fields.String(required=True, metadata={"description": "machine-readable code"})
+    message = fields.String(required=True)
+    fields = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class Pay(Schema):
+    method = fields.String(metadata={"enum": ["redirect", "form", "qrcode"]})
+    url = fields.String(allow_none=True)
+    qr_code = fields.String(allow_none=True)
+    fields = fields.Dict(keys=fields.String(), values=fields.String())  # last: it shadows the module
+
+
+class OrderOut(Schema):
+    trade_no = fields.String()
+    status = fields.String(metadata={"enum": list(ORDER_STATUSES)})
+    amount = Money()
+    fee = Money()
+    total = Money()
+    credit = Money()
+    channel = fields.Function(lambda o: o.channel.uuid if o.channel is not None else None)
+    channel_name = fields.Function(lambda o: o.channel.name if o.channel is not None else None)
+    kind = fields.Function(lambda o: o.channel.kind if o.channel is not None else None)
+    created_at = UTC()
+    expires_at = UTC()
+    paid_at = UTC(allow_none=True)
+    paid_late = fields.Boolean()
+    notify_url = fields.String()
+    pay = fields.Function(lambda o: json.loads(o.pay or "{}") or None, metadata={"type": "object"})
+
+
+class AdminOrderOut(OrderOut):
+    user_id = fields.String()
+    gateway_trade_no = fields.String(allow_none=True)
+    settled_by = fields.String(allow_none=True)
+    anomaly = fields.String(allow_none=True)
+    queried_at = UTC(allow_none=True)
+
+
+class OrderIn(Schema):
+    channel = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    amount = Money(required=True)
+
+    @validates_schema
+    def positive(self, data, **kwargs):
+        if data.get("amount") is not None and data["amount"] <= 0:
+            raise ValidationError("Must be more than 0.00.", "amount")
+
+
+class ChannelOut(Schema):
+    uuid = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    fee_fixed = Money()
+    fee_percent = Money()
+    min_amount = Money()
+    max_amount = Money(allow_none=True)
+
+
+class AdminChannelOut(ChannelOut):
+    enabled = fields.Boolean()
+    sort = fields.Integer()
+    notify_domain = fields.String(allow_none=True)
+    config = fields.Dict()
+    notify_url = fields.String(allow_none=True)
+    created_at = UTC()
+    updated_at = UTC()
+
+
+class ChannelPatch(Schema):
+    """The fields an admin may change on a channel (all optional)."""
+
+    name = fields.String(validate=validate.Length(min=1, max=64))
+    enabled = fields.Boolean()
+    config = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    notify_domain = Domain(allow_none=True)
+    fee_fixed = Money()
+    fee_percent = Money(validate=validate.Range(min=0, max=100))
+    min_amount = Money()
+    max_amount = Money(allow_none=True)
+    sort = fields.Integer(validate=validate.Range(min=-100000, max=100000))
+
+    @validates_schema
+    def amounts(self, data, **kwargs):
+        for key in ("fee_fixed", "fee_percent"):
+            if data.get(key) is not None and data[key] < 0:
+                raise ValidationError("Must not be negative.", key)
+        if data.get("min_amount") is not None and data["min_amount"] < parse_money("0.01"):
+            raise ValidationError("Must be at least 0.01.", "min_amount")
+        low, high = data.get("min_amount"), data.get("max_amount")
+        if low is not None and high is not None and high < low:
+            raise ValidationError("Must not be below the minimum amount.", "max_amount")
+
+
+class ChannelIn(ChannelPatch):
+    kind = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class SettingsIn(Schema):
+    enabled = fields.Boolean()
+    callback_domain = Domain(allow_none=True)
+
+
+class DomainCheckIn(Schema):
+    callback_domain = fields.Raw(allow_none=True)
+
+
+class Conflict(Schema):
+    code = fields.String()
+    level = fields.String(metadata={"enum": ["error", "warning", "info"]})
+    message = fields.String()
+    channel = fields.String()
+
+
+class NotifyUrl(Schema):
+    uuid = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    enabled = fields.Boolean()
+    notify_url = fields.String(allow_none=True)
+
+
+class SettingsOut(Schema):
+    enabled = fields.Boolean()
+    callback_domain = fields.String(allow_none=True)
+    default_notify_base = fields.String(allow_none=True)
+    effective_notify_base = fields.String(allow_none=True)
+    conflicts = fields.List(fields.Nested(Conflict))
+    channels = fields.List(fields.Nested(NotifyUrl))
+
+
+class DomainCheckOut(Schema):
+    valid = fields.Boolean()
+    error = fields.String(allow_none=True)
+    callback_domain = fields.String(allow_none=True)
+    effective_notify_base = fields.String(allow_none=True)
+    conflicts = fields.List(fields.Nested(Conflict))
+
+
+class DoctorOut(Schema):
+    ok = fields.Boolean()
+    checks = fields.List(fields.Nested(Conflict))
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    channel = fields.String(attribute="channel_uuid")
+    kind = fields.String()
+    method = fields.String()
+    query = fields.String()
+    body = fields.String()
+    content_type = fields.String()
+    source_ip = fields.String()
+    received_at = UTC()
+    trade_no = fields.String(allow_none=True)
+    verdict = fields.String()
+    outcome = fields.String()
+    answer_status = fields.Integer(allow_none=True)
+    answer_body = fields.String()
+    replay_of = fields.Integer(allow_none=True)
+
+
+class ReplayOut(Schema):
+    notification_id = fields.Integer()
+    verdict = fields.String()
+    outcome = fields.String()
+    status = fields.Integer()
+    body = fields.String()
+
+
+class ReconcileOut(Schema):
+    queried = fields.Integer()
+    paid = fields.Integer()
+    pending = fields.Integer()
+    expired = fields.Integer()
+    errors = fields.Integer()
+    spooled = fields.Integer()
+
+
+def page_of(item_schema):
+    """A page of items: ``{"items", "total", "page", "per_page"}``."""
+    return type(
+        f"{item_schema.__name__}Page",
+        (Schema,),
+        {
+            "items": fields.List(fields.Nested(item_schema)),
+            "total": fields.Integer(),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+        },
+    )
+
+
+OrderPage = page_of(OrderOut)
+AdminOrderPage = page_of(AdminOrderOut)
+NotificationPage = page_of(NotificationOut)
+
+
+class Empty(Schema):
+    """The body of a POST that needs none: empty, or ``{}``."""

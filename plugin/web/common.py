@@ -1,0 +1,145 @@
+"""What every PanelPay JSON endpoint shares: errors in the contract's shape, JSON-only bodies, the
+cross-site Origin check, and who may call it."""
+from __future__ import annotations
+
+import functools
+import json
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, jsonify, make_response, request
+from marshmallow import Schema, ValidationError
+
+from ..db import TransientError
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error", "message", "fields"}`` with ``status``."""
+
+    def __init__(self, status: int, error: str, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.fields = fields or {}
+
+
+def state():
+    return current_app.extensions["panelpay"].state
+
+
+def error_response(status: int, error: str, message: str, fields: dict | None = None):
+    return make_response(jsonify({"error": error, "message": message, "fields": fields or {}}), status)
+
+
+def register_error_handlers(bp) -> None:
+    @bp.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return error_response(exc.status, exc.error, exc.message, exc.fields)
+
+    @bp.errorhandler(TransientError)
+    def transient(exc: TransientError):
+        return error_response(503, "unavailable", "The database is unavailable; try again in a moment.")
+
+    for status, code in ((400, "bad_request"), (401, "unauthenticated"), (403, "forbidden"), (404, "not_found"),
+                         (405, "method_not_allowed"), (409, "conflict"), (413, "too_large"),
+                         (415, "unsupported_media_type"), (422, "invalid")):
+        def handler(exc, status=status, code=code):
+            return error_response(status, code, getattr(exc, "description", None) or code.replace("_", " "))
+        bp.register_error_handler(status, handler)
+
+
+def same_origin_only() -> None:
+    """Refuse a state-changing request from another site (the JSON endpoints' CSRF protection)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        parts = urlsplit(origin)
+        if parts.netloc != request.host:
+            raise ApiError(403, "cross_origin", "Requests from another site are refused.")
+    elif origin == "null" or request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise ApiError(403, "cross_origin", "Requests from another site are refused.")
+
+
+def json_body(schema: Schema, *, partial: bool = False, allow_empty: bool = False) -> dict:
+    """Parse and validate the JSON body; money keeps its exact digits (JSON numbers become Decimals)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise ApiError(400, "bad_request", "The request needs a JSON body.")
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_request", "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "The body must be a JSON object.")
+    if allow_empty and not data:
+        return {}
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        fields = {k: v if isinstance(v, list) else [json.dumps(v)] for k, v in messages.items()}
+        raise ApiError(422, "invalid", "Some fields are invalid.", fields) from None
+
+
+def require_user() -> str:
+    user_id = state().current_user_id()
+    if user_id is None:
+        raise ApiError(401, "unauthenticated", "Log in first.")
+    return user_id
+
+
+def require_admin() -> str:
+    user_id = require_user()
+    if not state().is_admin():
+        raise ApiError(403, "forbidden", "Only administrators may do this.")
+    return user_id
+
+
+def user_endpoint(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        same_origin_only()
+        require_user()
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def admin_endpoint(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        same_origin_only()
+        require_admin()
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def dump(schema: Schema, obj, status: int = 200, many: bool = False):
+    return make_response(jsonify(schema.dump(obj, many=many)), status)
+
+
+def page_args(max_per_page: int = 200) -> tuple[int, int]:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(max_per_page, max(1, int(request.args.get("per_page", 50))))
+    except ValueError:
+        raise ApiError(400, "bad_request", "page and per_page must be integers.") from None
+    return page, per_page
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def is_mobile() -> bool:
+    agent = (request.user_agent.string or "").lower()
+    return any(word in agent for word in ("mobile", "android", "iphone", "ipad"))
+
+
+def not_found(what: str):
+    abort(404, description=f"No such {what}.")
