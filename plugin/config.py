@@ -96,6 +96,12 @@ def _bool(value: Any) -> bool:
     raise ValueError("must be true or false")
 
 
+def _template(value: Any) -> str:
+    if not isinstance(value, str) or not value.endswith(".html"):
+        raise ValueError("must be a template name such as 'layout.html' with a 'content' block")
+    return value
+
+
 def _locale(value: Any) -> str:
     if value not in ("en", "zh_CN"):
         raise ValueError("must be 'en' or 'zh_CN'")
@@ -122,6 +128,7 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_NOTIFY_SILENCE": (3600, _positive_int),
     "PANELPAY_SANDBOX": (False, _bool),
     "PANELPAY_DEFAULT_LOCALE": ("en", _locale),
+    "PANELPAY_BASE_TEMPLATE": ("panelpay/base.html", _template),
 }
 
 
@@ -147,6 +154,7 @@ class Settings:
     notify_silence: int
     sandbox: bool
     default_locale: str
+    base_template: str
     extra: dict = field(default_factory=dict)
 
 

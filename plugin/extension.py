@@ -1,6 +1,7 @@
 """The ``PanelPay`` Flask extension: host hooks, per-app state, blueprints and CLI."""
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable
 
@@ -31,6 +32,11 @@ class State:
         self._http: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self._hooks: dict[str, list[Callable]] = {}
+        self.sandbox = None
+        if settings.sandbox:
+            from .sandbox import Sandbox
+
+            self.sandbox = Sandbox(state_file=os.path.join(app.instance_path, "panelpay-sandbox.json"))
 
     # -- database ---------------------------------------------------------------------------------
     @property

@@ -71,12 +71,12 @@ def parse_params(raw: Raw) -> dict[str, str]:
     Raises :class:`MalformedNotification` for a repeated key, bytes that are not text, or a body that is
     not a URL-encoded form.
     """
-    pairs = parse_qsl(raw.query_string, keep_blank_values=True)
+    pairs = _byte_pairs(raw.query_string)
     if raw.body:
         content_type = raw.content_type.split(";")[0].strip().lower()
         if content_type not in ("application/x-www-form-urlencoded", ""):
             raise MalformedNotification(f"unsupported content type {content_type[:60]}")
-        pairs += parse_qsl(raw.body, keep_blank_values=True)
+        pairs += _byte_pairs(raw.body)
     encoding = "utf-8"
     for key, value in pairs:
         if key == b"charset" and value.lower() in (b"gbk", b"gb2312", b"gb18030"):
@@ -91,6 +91,14 @@ def parse_params(raw: Raw) -> dict[str, str]:
             raise MalformedNotification(f"parameter {name[:40]!r} appears more than once")
         params[name] = text
     return params
+
+
+def _byte_pairs(data: bytes) -> list[tuple[bytes, bytes]]:
+    """URL-decoded (key, value) byte pairs; latin-1 maps each byte to one character and back, so bytes
+    that are not UTF-8 survive to be reported instead of being replaced."""
+    text = data.decode("latin-1")
+    return [(k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1")]
 
 
 def record(state, raw: Raw, *, replay_of: int | None = None) -> int:

@@ -104,3 +104,62 @@ def add_order(app, channel: Channel, user_id: int, total="10.00", *, trade_no=No
         session.add(order)
     with app.app_context(), state.session() as session:
         return session.execute(sa.select(Order).where(Order.id == order.id)).scalar_one()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The sandbox gateway's keys (not served): what tests sign gateway messages with."""
+    from panelpay.sandbox import Sandbox
+
+    return Sandbox()
+
+
+@pytest.fixture(scope="session")
+def signer(sandbox):
+    from tests.support.gateway import Signer
+
+    return Signer(sandbox)
+
+
+class World:
+    """An app with an admin, a user (alice) and one channel per sandbox config, made through the API."""
+
+    def __init__(self, app, sandbox, configs=("epay", "epay_rsa", "alipay")):
+        from tests.support.gateway import SANDBOX_BASE, create_channel, login
+
+        self.app = app
+        self.state = app.extensions["panelpay"].state_for(app)
+        self.admin_id = add_user(app, "admin", is_admin=True)
+        self.alice_id = add_user(app, "alice")
+        self.admin = login(app, self.admin_id)
+        self.alice = login(app, self.alice_id)
+        sandbox_configs = sandbox.channel_configs(SANDBOX_BASE)
+        self.channels = {
+            name: create_channel(self.admin, sandbox.CHANNEL_KINDS[name], sandbox_configs[name], name=name)
+            for name in configs
+        }
+
+    def order(self, channel: str, amount: str = "10.00") -> dict:
+        from tests.support.gateway import create_order
+
+        return create_order(self.alice, self.channels[channel]["uuid"], amount)
+
+    def balance(self, uid=None) -> Decimal:
+        with self.app.app_context():
+            return self.app.db.session.execute(
+                sa.select(self.app.User.balance).where(self.app.User.id == (uid or self.alice_id))).scalar_one()
+
+    def order_row(self, trade_no: str) -> Order:
+        with self.app.app_context(), self.state.session() as session:
+            return session.execute(sa.select(Order).where(Order.trade_no == trade_no)).scalar_one()
+
+    def notifications(self):
+        from panelpay.models import Notification
+
+        with self.app.app_context(), self.state.session() as session:
+            return session.execute(sa.select(Notification).order_by(Notification.id)).scalars().all()
+
+
+@pytest.fixture
+def world(app, sandbox):
+    return World(app, sandbox)

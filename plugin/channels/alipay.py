@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Mapping
 
+import requests
+
 from .. import keys
 from ..money import MoneyError, format_money, parse_money
 from . import common
@@ -61,7 +63,7 @@ class AlipayChannel(Channel):
     #: Alipay's return carries no trade_status: core queries before crediting.
     return_is_evidence = False
 
-    def __init__(self, config: Mapping[str, str], *, http, timeout: float = 10.0):
+    def __init__(self, config: Mapping[str, str], *, http: requests.Session, timeout: float = 10.0):
         cleaned, self._signer, self._verifier = self._clean(config)
         super().__init__(cleaned, http=http, timeout=timeout)
 
@@ -155,7 +157,8 @@ class AlipayChannel(Channel):
         _same_order(node, trade_no)
         status = _TRADE_STATUS.get(node.get("trade_status"))
         if status is None:
-            raise GatewayError(f"Alipay answered an unknown trade_status {common.text_of(node.get('trade_status'), 30)!r}")
+            shown = common.text_of(node.get("trade_status"), 30)
+            raise GatewayError(f"Alipay answered an unknown trade_status {shown!r}")
         try:
             amount = parse_money(node["total_amount"]) if node.get("total_amount") else None
         except MoneyError:

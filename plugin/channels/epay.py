@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from typing import Mapping
 from urllib.parse import urlsplit
 
+import requests
+
 from .. import keys, signing
 from ..money import MoneyError, format_money, parse_money
 from . import common
@@ -60,7 +62,7 @@ class EPayChannel(Channel):
     #: EPay's return carries the notification's signed parameters, ``trade_status`` included.
     return_is_evidence = True
 
-    def __init__(self, config: Mapping[str, str], *, http, timeout: float = 10.0):
+    def __init__(self, config: Mapping[str, str], *, http: requests.Session, timeout: float = 10.0):
         cleaned, private_key, platform_key = self._clean(config)
         super().__init__(cleaned, http=http, timeout=timeout)
         self.gateway = cleaned["gateway"]
@@ -80,7 +82,8 @@ class EPayChannel(Channel):
         return cls._clean(config)[0]
 
     @classmethod
-    def _clean(cls, config: Mapping[str, str]):
+    def _clean(cls, config: Mapping[str, str]) -> tuple:
+        """(normalised config, merchant private key or None, platform public key or None)."""
         values, errors = common.clean_fields(cls.kind, config, _HINTS)
         values["gateway"] = _clean_gateway(errors, values["gateway"])
         rsa = values["sign_type"] == "RSA"
@@ -124,11 +127,9 @@ class EPayChannel(Channel):
             "money": format_money(request.amount),
         }
         params = {k: v for k, v in params.items() if v}
-        submit = self.config["api"] == "submit"
-        if self.rsa and submit:
-            return PaymentAction(method="form", url=self.gateway + "api/pay/submit", fields=self._signed(params))
-        if submit:
-            return PaymentAction(method="form", url=self.gateway + "submit.php", fields=self._signed(params))
+        if self.config["api"] == "submit":
+            path = "api/pay/submit" if self.rsa else "submit.php"
+            return PaymentAction(method="form", url=self.gateway + path, fields=self._signed(params))
         params.update(clientip=request.client_ip, device=self.config["device"])
         if self.rsa:
             params["method"] = "web"
@@ -311,7 +312,7 @@ def _unix(moment: datetime | None) -> float:
 def _check_window(timestamp: object, now: float, malformed, expired) -> None:
     """Refuse a v2 ``timestamp`` that is unreadable (``malformed``) or more than 300 s from ``now``."""
     text = str(timestamp) if isinstance(timestamp, (str, int)) and not isinstance(timestamp, bool) else ""
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise malformed("timestamp is missing or not Unix seconds")
     if abs(now - int(text)) > WINDOW_SECONDS:
         raise expired(f"timestamp is more than {WINDOW_SECONDS} s away from the time it was received")

@@ -5,7 +5,7 @@ from flask import Flask
 
 #: Blueprints a gateway or a JSON client calls: exempt from the host's form-CSRF protection (the notify
 #: path verifies signatures; the JSON API checks Origin and accepts only application/json).
-_CSRF_EXEMPT = ("panelpay_notify", "panelpay_api", "panelpay_admin_api", "panelpay_metrics")
+_CSRF_EXEMPT = ("panelpay_notify", "panelpay_api", "panelpay_admin_api", "panelpay_metrics", "panelpay_sandbox")
 
 
 def register_web(app: Flask, state) -> None:
@@ -21,6 +21,8 @@ def register_web(app: Flask, state) -> None:
     for blueprint in (notify_blueprint(), api_blueprint(), admin_api_blueprint(), pages_blueprint(),
                       metrics_blueprint(), openapi_blueprint()):
         app.register_blueprint(blueprint, url_prefix=prefix)
+    if state.sandbox is not None:
+        app.register_blueprint(state.sandbox.blueprint(), url_prefix=prefix + "/sandbox")
     _exempt_from_csrf(app)
 
     # A host that sets up CSRFProtect after PanelPay: its check runs after this hook, which exempts us in

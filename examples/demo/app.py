@@ -1,0 +1,173 @@
+"""The demo host panel.
+
+A minimal panel of the kind PanelPay plugs into: users with a balance, a login page, the balance on every
+page. It loads PanelPay the way a panel loads a plugin, from the ``entry`` of ``plugin.yaml``, and mounts
+PanelPay's sandbox gateway with one EPay and one Alipay channel pointing at it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from panelpay.manifest import load_manifest
+
+DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def load_plugin_class():
+    """Resolve ``entry`` (``module:Class``) from the plugin manifest, as a panel's plugin loader does."""
+    module_name, _, attr = load_manifest().entry.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def create_app(db_url: str | None = None, *, site_url: str | None = None, instance_path: str | None = None,
+               config: dict | None = None) -> Flask:
+    instance_path = os.path.abspath(instance_path or os.path.join(os.getcwd(), "instance"))
+    os.makedirs(instance_path, exist_ok=True)
+    app = Flask(__name__, instance_path=instance_path)
+    db_url = db_url or "sqlite:///" + os.path.join(instance_path, "panelpay-demo.sqlite")
+    app.config.update(
+        SECRET_KEY=_secret(instance_path),
+        SQLALCHEMY_DATABASE_URI=db_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 30}} if db_url.startswith("sqlite") else {},
+        PANELPAY_SITE_URL=site_url,
+        PANELPAY_SANDBOX=True,
+        PANELPAY_BASE_TEMPLATE="demo/layout.html",
+    )
+    app.config.update(config or {})
+    db = SQLAlchemy(model_class=Base)
+    db.init_app(app)
+
+    class User(db.Model):
+        __tablename__ = "demo_users"
+        id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+        username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+        password_hash: Mapped[str] = mapped_column(sa.String(256))
+        is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+        balance: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal("0.00"))
+
+    def current_user():
+        uid = session.get("uid")
+        return db.session.get(User, uid) if uid is not None else None
+
+    plugin_class = load_plugin_class()
+    from panelpay import BalanceColumn
+
+    plugin_class(
+        app, db=db,
+        current_user_id=lambda: session.get("uid"),
+        is_admin=lambda: bool(current_user() and current_user().is_admin),
+        balance=BalanceColumn(User.balance),
+        locale=lambda: session.get("lang"),
+    )
+
+    @app.context_processor
+    def demo_context():
+        return {"me": current_user()}
+
+    @app.get("/")
+    def home():
+        if current_user() is None:
+            return redirect(url_for("login_form"))
+        return render_template("demo/home.html")
+
+    @app.get("/login")
+    def login_form():
+        return render_template("demo/login.html")
+
+    @app.post("/login")
+    def login():
+        data = request.get_json(silent=True) if request.is_json else request.form
+        data = data or {}
+        user = db.session.execute(sa.select(User).where(User.username == str(data.get("username", "")))).scalar()
+        if user is None or not check_password_hash(user.password_hash, str(data.get("password", ""))):
+            if request.is_json:
+                return jsonify(error="invalid_login", message="Wrong user name or password.", fields={}), 401
+            flash("Wrong user name or password.")
+            return render_template("demo/login.html"), 401
+        session.clear()
+        session["uid"] = user.id
+        if request.is_json:
+            return jsonify(username=user.username, balance=f"{user.balance:.2f}")
+        return redirect(request.args.get("next") or url_for("home"))
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("login_form"))
+
+    @app.get("/lang/<code>")
+    def language(code: str):
+        session["lang"] = code if code in ("en", "zh_CN") else None
+        return redirect(request.referrer or url_for("home"))
+
+    @app.get("/api/me")
+    def me():
+        user = current_user()
+        if user is None:
+            return jsonify(error="unauthenticated", message="Log in first.", fields={}), 401
+        return jsonify(username=user.username, balance=f"{user.balance:.2f}")
+
+    @app.errorhandler(401)
+    def unauthorized(exc):
+        if request.path.startswith("/payment/") and "api/" not in request.path:
+            return redirect(url_for("login_form", next=request.path))
+        return exc
+
+    app.User = User
+    app.db = db
+    return app
+
+
+def _secret(instance_path: str) -> str:
+    """A random secret kept in the instance folder, so sessions and encrypted keys survive restarts."""
+    path = os.path.join(instance_path, "demo-secret")
+    if not os.path.exists(path):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(os.urandom(32).hex())
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def prepare(app: Flask, base_url: str) -> None:
+    """Create and migrate the tables, seed the demo logins and the two sandbox channels (once)."""
+    from panelpay import migrate
+    from panelpay.store import list_channels, save_channel
+
+    with app.app_context():
+        app.db.create_all()
+        state = app.extensions["panelpay"].state
+        migrate.upgrade(state.engine)
+        for username, password, is_admin in DEMO_USERS:
+            exists = app.db.session.execute(sa.select(app.User).where(app.User.username == username)).scalar()
+            if exists is None:
+                app.db.session.add(app.User(username=username, password_hash=generate_password_hash(password),
+                                            is_admin=is_admin))
+        app.db.session.commit()
+        if not list_channels(state):
+            configs = state.sandbox.channel_configs(base_url + state.settings.url_prefix + "/sandbox")
+            save_channel(state, {"kind": "epay", "name": "EPay (sandbox)", "config": configs["epay"], "sort": 1})
+            save_channel(state, {"kind": "alipay", "name": "Alipay QR (sandbox)", "config": configs["alipay_qr"],
+                                 "sort": 2})
+
+
+def serve(host: str = "127.0.0.1", port: int = 5000, db_url: str | None = None) -> None:
+    """``panelpay demo``: prepare the demo and serve it until stopped."""
+    from werkzeug.serving import run_simple
+
+    base_url = f"http://{host}:{port}"
+    app = create_app(db_url, site_url=base_url)
+    prepare(app, base_url)
+    print(f"PanelPay demo panel: {base_url}/  (log in as admin/admin or alice/alice; Ctrl+C stops it)", flush=True)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
