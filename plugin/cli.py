@@ -63,6 +63,21 @@ def channels_command():
         click.echo(f"{row.uuid}  {row.kind:<7} {flag}  {row.name}\n    notify: {url}")
 
 
+@panelpay_group.command("doctor")
+def doctor_command():
+    """Probe each enabled channel's notify URL the way a gateway would; exit 1 on any error."""
+    from .doctor import run_doctor
+
+    findings = run_doctor(_state())
+    marks = {"error": "✗", "warning": "!", "info": "✓"}
+    for finding in findings:
+        where = f" [{finding.channel}]" if finding.channel else ""
+        click.echo(f"{marks.get(finding.level, '-')} {finding.level:<7} {finding.code}{where}: {finding.message}")
+    errors = sum(1 for f in findings if f.level == "error")
+    click.echo(f"{errors} error(s), {sum(1 for f in findings if f.level == 'warning')} warning(s).")
+    sys.exit(1 if errors else 0)
+
+
 @panelpay_group.command("replay")
 @click.argument("notification_id", type=int, required=False)
 @click.option("--spool", "from_spool", is_flag=True, help="Record and judge the spooled notifications.")
