@@ -78,6 +78,35 @@ def doctor_command():
     sys.exit(1 if errors else 0)
 
 
+def _reconcile(expired_only: bool) -> None:
+    from . import reconcile
+
+    state = _state()
+    total = reconcile.due_count(state, expired_only=expired_only)
+    if sys.stdout.isatty() and total:
+        with click.progressbar(length=total, label="Querying the gateways") as bar:
+            summary = reconcile.run(state, expired_only=expired_only, progress=bar.update)
+    else:
+        summary = reconcile.run(state, expired_only=expired_only)
+    click.echo(f"queried {summary.queried}, paid {summary.paid}, still pending {summary.pending}, "
+               f"expired {summary.expired}, errors {summary.errors}"
+               + (f", spooled notifications judged {summary.spooled}" if summary.spooled else ""))
+    for uuid, error in summary.gateway_errors.items():
+        click.echo(f"  gateway of channel {uuid}: {error}", err=True)
+
+
+@panelpay_group.command("reconcile")
+def reconcile_command():
+    """Query pending and recently expired orders at their gateways; settle the paid ones (cron-safe)."""
+    _reconcile(expired_only=False)
+
+
+@panelpay_group.command("expire")
+def expire_command():
+    """Expire pending orders past their TTL (closing them at the gateway where it can), after a last query."""
+    _reconcile(expired_only=True)
+
+
 @panelpay_group.command("replay")
 @click.argument("notification_id", type=int, required=False)
 @click.option("--spool", "from_spool", is_flag=True, help="Record and judge the spooled notifications.")

@@ -33,6 +33,7 @@ class State:
         self._lock = threading.Lock()
         self._hooks: dict[str, list[Callable]] = {}
         self.sandbox = None
+        self.alerts = None
         if settings.sandbox:
             from .sandbox import Sandbox
 
@@ -156,6 +157,11 @@ class PanelPay:
         register_builtin_kinds(state)
         register_web(app, state)
         register_cli(app)
+        if settings.alert_webhook:
+            from .alerts import AlertSender
+
+            state.alerts = AlertSender(settings.alert_webhook, settings.http_timeout)
+            state.alerts.connect(app)
 
     @property
     def state(self) -> State:

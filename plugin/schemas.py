@@ -224,6 +224,7 @@ class ReconcileOut(Schema):
     expired = fields.Integer()
     errors = fields.Integer()
     spooled = fields.Integer()
+    gateway_errors = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 def page_of(item_schema):

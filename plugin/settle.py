@@ -110,13 +110,15 @@ def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[bool,
                 if evidence.gateway_trade_no
                 else true(),
             )
-            .values(
-                status=PAID,
-                paid_at=now,
-                settled_by=evidence.source,
-                gateway_trade_no=evidence.gateway_trade_no or Order.gateway_trade_no,
-                paid_late=case((Order.status != PENDING, True), (Order.expires_at < now, True), else_=False),
-                lease_until=None,
+            # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late must
+            # read the old status, so it comes first.
+            .ordered_values(
+                (Order.paid_late, case((Order.status != PENDING, True), (Order.expires_at < now, True), else_=False)),
+                (Order.status, PAID),
+                (Order.paid_at, now),
+                (Order.settled_by, evidence.source),
+                (Order.gateway_trade_no, evidence.gateway_trade_no or Order.gateway_trade_no),
+                (Order.lease_until, None),
             )
             .execution_options(synchronize_session=False)
         )

@@ -43,6 +43,7 @@ def test_settle_credits_once_then_reports_already_settled(app):
         second = settle(order, evidence(order))
     assert first.outcome == "credited" and first.order.status == "paid"
     assert first.order.gateway_trade_no == "G1" and first.order.settled_by == "notify"
+    assert first.order.paid_late is False
     assert second.outcome == "already_settled"
     assert balance(app, uid) == Decimal("10.00")
     assert len(ledger(app)) == 1

@@ -166,8 +166,12 @@ def serve(host: str = "127.0.0.1", port: int = 5000, db_url: str | None = None) 
     """``panelpay demo``: prepare the demo and serve it until stopped."""
     from werkzeug.serving import run_simple
 
+    from panelpay.sandbox.__main__ import RedactingHandler
+
     base_url = f"http://{host}:{port}"
     app = create_app(db_url, site_url=base_url)
     prepare(app, base_url)
     print(f"PanelPay demo panel: {base_url}/  (log in as admin/admin or alice/alice; Ctrl+C stops it)", flush=True)
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    # The sandbox's EPay query carries the merchant key in its URL (as the protocol does): keep it out of
+    # the access log.
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RedactingHandler)

@@ -87,6 +87,7 @@ class GatewayOrder:
     buyer_id: str = ""
     buyer_logon_id: str = ""
     api_trade_no: str = ""  #: EPay: the upstream channel's trade number, known after payment
+    queries: int = 0  #: how many times the merchant asked about it (tests check nothing is asked twice)
 
     @property
     def trade_no(self) -> str:
@@ -109,7 +110,7 @@ class GatewayOrder:
             "param": self.param, "notify_url": self.notify_url, "return_url": self.return_url,
             "created_at": beijing(self.created_at), "opened_at": beijing(self.opened_at),
             "expires_at": beijing(self.expires_at), "paid_at": beijing(self.paid_at),
-            "closed_at": beijing(self.closed_at), "cert_mode": self.cert_mode,
+            "closed_at": beijing(self.closed_at), "cert_mode": self.cert_mode, "queries": self.queries,
         }
 
 
@@ -120,11 +121,13 @@ class Ledger:
         self.lock = threading.RLock()
         self._by_id: dict[str, GatewayOrder] = {}
         self._by_merchant_no: dict[tuple[str, str, str], str] = {}
+        self._latest_by_out_trade_no: dict[str, str] = {}
 
     def add(self, order: GatewayOrder) -> GatewayOrder:
         with self.lock:
             self._by_id[order.id] = order
             self._by_merchant_no[(order.gateway, order.merchant, order.out_trade_no)] = order.id
+            self._latest_by_out_trade_no[order.out_trade_no] = order.id
             return order
 
     def find(self, gateway: str, merchant: str, out_trade_no: str) -> GatewayOrder | None:
@@ -142,8 +145,12 @@ class Ledger:
         with self.lock:
             if ref in self._by_id:
                 return self._by_id[ref]
-            matches = [o for o in self._by_id.values() if o.out_trade_no == ref]
-            return max(matches, key=lambda o: o.created_at) if matches else None
+            order_id = self._latest_by_out_trade_no.get(ref)
+            return self._by_id.get(order_id) if order_id else None
+
+    def count_query(self, order: GatewayOrder) -> None:
+        with self.lock:
+            order.queries += 1
 
     def __iter__(self) -> Iterator[GatewayOrder]:
         with self.lock:
@@ -153,6 +160,7 @@ class Ledger:
         with self.lock:
             self._by_id.clear()
             self._by_merchant_no.clear()
+            self._latest_by_out_trade_no.clear()
 
     def new_epay_trade_no(self) -> str:
         """``YmdHis`` followed by 5 random digits, like EPay's ``trade_no``."""

@@ -12,7 +12,7 @@ from ..db import transient_errors
 from ..models import Channel, Notification, Order
 from ..replay import replay
 from ..schemas import (AdminChannelOut, AdminOrderPage, ChannelIn, ChannelPatch, DomainCheckIn, DomainCheckOut,
-                       DoctorOut, Empty, NotificationOut, NotificationPage, ReplayOut, SettingsIn, SettingsOut)
+                       DoctorOut, Empty, NotificationOut, NotificationPage, ReconcileOut, ReplayOut, SettingsIn, SettingsOut)
 from ..store import NotFound, delete_channel, get_channel, get_settings, list_channels, masked_config, put_settings, \
     save_channel
 from .common import ApiError, admin_endpoint, dump, json_body, page_args, register_error_handlers, state
@@ -209,5 +209,14 @@ def admin_api_blueprint() -> Blueprint:
         checks = run_doctor(state())
         return dump(DoctorOut(), {"ok": not any(c.level == "error" for c in checks),
                                   "checks": [c.as_dict() for c in checks]})
+
+    @bp.post("/admin/api/reconcile")
+    @admin_endpoint
+    def reconcile_view():
+        """Query the gateways for pending orders now → the run's summary."""
+        from .. import reconcile
+
+        json_body(Empty(), allow_empty=True)
+        return dump(ReconcileOut(), reconcile.run(state()).as_dict())
 
     return bp

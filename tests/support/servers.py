@@ -19,7 +19,9 @@ def free_port() -> int:
 @contextmanager
 def serve_app(app, port: int | None = None):
     """Serve ``app`` on 127.0.0.1 in a thread (threaded, like a real deployment); yields its base URL."""
-    server = make_server("127.0.0.1", port or free_port(), app, threaded=True)
+    from panelpay.sandbox.__main__ import RedactingHandler
+
+    server = make_server("127.0.0.1", port or free_port(), app, threaded=True, request_handler=RedactingHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

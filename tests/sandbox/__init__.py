@@ -1,0 +1,1 @@
+"""Tests of the sandbox gateway (panelpay.sandbox) over real HTTP."""
