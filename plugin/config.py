@@ -124,7 +124,7 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_METRICS_TOKEN": (None, _optional_str),
     "PANELPAY_RECONCILE_WINDOW": (86400, _positive_int),
     "PANELPAY_RECONCILE_CONCURRENCY": (8, _positive_int),
-    "PANELPAY_GATEWAY_RATE_LIMIT": (50, _positive_int),
+    "PANELPAY_GATEWAY_RATE_LIMIT": (200, _positive_int),
     "PANELPAY_NOTIFY_SILENCE": (3600, _positive_int),
     "PANELPAY_SANDBOX": (False, _bool),
     "PANELPAY_DEFAULT_LOCALE": ("en", _locale),
