@@ -33,18 +33,22 @@ def is_retryable(exc: BaseException) -> bool:
 def set_lock_timeout(session: Session, seconds: int) -> None:
     """Bound how long this transaction waits for a row lock before failing (and answering 503).
 
-    PostgreSQL: ``SET LOCAL`` scopes it to the transaction. MySQL/MariaDB: the session variable is set once
-    per pooled connection. SQLite waits through the driver's busy timeout instead.
+    PostgreSQL: ``SET LOCAL`` scopes it to the transaction. MySQL/MariaDB and SQLite: the connection's
+    setting (``innodb_lock_wait_timeout``, ``busy_timeout``) is set once per pooled connection.
     """
     name = session.get_bind().dialect.name
     if name == "postgresql":
         session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds)}s'"))
-    elif name in ("mysql", "mariadb"):
-        connection = session.connection()
-        info = connection.connection.info
-        if info.get("panelpay_lock_timeout") != seconds:
-            session.execute(text(f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}"))
-            info["panelpay_lock_timeout"] = seconds
+        return
+    statement = {"mysql": f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}",
+                 "mariadb": f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}",
+                 "sqlite": f"PRAGMA busy_timeout = {int(seconds) * 1000}"}.get(name)
+    if statement is None:
+        return
+    info = session.connection().connection.info
+    if info.get("panelpay_lock_timeout") != seconds:
+        session.execute(text(statement))
+        info["panelpay_lock_timeout"] = seconds
 
 
 @contextmanager

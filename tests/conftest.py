@@ -44,20 +44,22 @@ def make_app(backend):
     """Factory: ``make_app(balance="decimal", **config)`` → a host app on this test's database."""
     apps = []
 
-    def factory(balance: str = "decimal", **config):
-        app = make_host(database_url(backend), balance=balance, config=config)
+    def factory(balance: str = "decimal", db_url: str | None = None, **config):
+        app = make_host(db_url or database_url(backend), balance=balance, config=config)
         apps.append(app)
         return app
 
     yield factory
-    for app in apps:
-        with app.app_context():
-            engine = app.db.engine
-            with engine.begin() as connection:
-                for table in reversed(TABLES):
-                    connection.execute(table.delete())
-            app.db.drop_all()
-            engine.dispose()
+    if apps:
+        cleanup = sa.create_engine(database_url(backend))
+        with cleanup.begin() as connection:
+            for table in reversed(TABLES):
+                connection.execute(table.delete())
+        for app in apps:
+            with app.app_context():
+                app.db.engine.dispose()
+                app.db.metadata.drop_all(cleanup)
+        cleanup.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,184 @@
+"""Fault tests: the database goes away, a worker dies mid-settle, a row stays locked. Nothing is lost,
+nothing is doubled, nothing answers 500."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from panelpay import spool
+from panelpay.models import LedgerEntry, Notification, Order
+from tests.conftest import World, add_user, database_url
+from tests.support.gateway import create_channel, login
+from tests.support.servers import free_port, serve_app
+from tests.support.tcpproxy import TcpProxy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+servers_only = pytest.mark.parametrize("backend", ["postgresql", "mariadb"], indirect=True)
+
+
+def wait_until(predicate, timeout=20.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def rows(url, model):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.select(model.__table__)).all()
+    finally:
+        engine.dispose()
+
+
+@servers_only
+def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_once_after(make_app, backend, tmp_path):
+    direct = sa.engine.make_url(database_url(backend))
+    proxy = TcpProxy(direct.host, direct.port)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False),
+                   PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True, PANELPAY_SPOOL_DIR=str(tmp_path / "spool"))
+    state = app.extensions["panelpay"].state_for(app)
+    try:
+        with serve_app(app, port):
+            admin = login(app, add_user(app, "admin", is_admin=True))
+            alice_id = add_user(app, "alice")
+            alice = requests.Session()
+            alice.post(f"{base}/_login/{alice_id}")
+            config = state.sandbox.channel_configs(base + "/payment/sandbox")["epay_mapi"]
+            channel = create_channel(admin, "epay", config, name="epay")
+            orders = [alice.post(f"{base}/payment/api/orders", json={"channel": channel["uuid"], "amount": "3.00"})
+                      .json()["trade_no"] for _ in range(10)]
+            state.sandbox.behaviour.time_scale = 0.002  # retries after 0.12 s, 0.36 s, 2.3 s, 6.6 s
+
+            proxy.cut()
+            for trade_no in orders:
+                state.sandbox.pay(trade_no)
+            assert wait_until(lambda: len(spool.pending(state)) >= 10, timeout=10)
+            time.sleep(0.5)
+            proxy.restore()
+
+            def credited():
+                return len(rows(database_url(backend), LedgerEntry)) == 10
+            assert wait_until(credited, timeout=30)
+            for trade_no in orders:
+                attempts = state.sandbox.deliveries(trade_no)
+                statuses = [a["status"] if isinstance(a, dict) else a.status for a in attempts]
+                assert statuses[0] == 503, statuses
+                assert 500 not in statuses
+            with app.app_context():
+                counts = spool.drain(state)
+            assert counts.get("duplicate", 0) >= 10 and not spool.pending(state)
+    finally:
+        proxy.close()
+    assert len(rows(database_url(backend), LedgerEntry)) == 10
+    with app.app_context():
+        engine = sa.create_engine(database_url(backend))
+        with engine.connect() as connection:
+            balance = connection.execute(sa.text("SELECT balance FROM host_users WHERE id = :i"), {"i": alice_id}).scalar()
+        engine.dispose()
+    assert Decimal(balance) == Decimal("30.00")
+    logged = rows(database_url(backend), Notification)
+    assert {r.verdict for r in logged} <= {"accepted", "duplicate"}
+
+
+def _start(env):
+    return subprocess.Popen([sys.executable, "-m", "tests.support.kill_host"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_worker_killed_inside_settle_leaves_no_partial_write_and_the_retry_credits_once(app, backend, signer, sandbox,
+                                                                                         tmp_path):
+    world = World(app, sandbox, configs=("alipay",))
+    order = world.order("alipay", "6.00")
+    params = signer.alipay(order["trade_no"], order["total"])
+    port = free_port()
+    path = f"http://127.0.0.1:{port}/payment/notify/alipay/{world.channels['alipay']['uuid']}"
+    marker = tmp_path / "blocked"
+    env = {**os.environ, "PANELPAY_TEST_DB_URL": database_url(backend), "PANELPAY_TEST_PORT": str(port),
+           "PANELPAY_TEST_BLOCK_MARKER": str(marker)}
+    worker = _start(env)
+    try:
+        assert wait_until(lambda: _up(path), timeout=30)
+        answer = {}
+        sender = threading.Thread(target=lambda: answer.update(r=_post(path, params)), daemon=True)
+        sender.start()
+        assert wait_until(marker.exists, timeout=20)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        sender.join(10)
+        assert "r" not in answer or answer["r"] is None  # the gateway never got an answer
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    row = world.order_row(order["trade_no"])
+    assert row.status == "pending" and row.paid_at is None
+    assert rows(database_url(backend), LedgerEntry) == []
+    assert world.balance() == 0
+    assert [n.verdict for n in world.notifications()] == ["received"]  # recorded before it was judged
+
+    del env["PANELPAY_TEST_BLOCK_MARKER"]
+    worker = _start(env)
+    try:
+        assert wait_until(lambda: _up(path), timeout=30)
+        for _ in range(2):
+            response = requests.post(path, data=params, timeout=30)
+            assert (response.status_code, response.text) == (200, "success")
+    finally:
+        worker.kill()
+        worker.wait(10)
+    assert world.balance() == Decimal("6.00") and len(rows(database_url(backend), LedgerEntry)) == 1
+
+
+def _up(url):
+    """Whether the worker answers (a doctor probe: answered without being recorded)."""
+    try:
+        return requests.get(url, params={"__panelpay_probe": "0" * 32}, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _post(url, params):
+    try:
+        return requests.post(url, data=params, timeout=30)
+    except requests.RequestException:
+        return None
+
+
+@servers_only
+def test_a_row_lock_held_elsewhere_makes_the_notification_wait_then_answer_503(make_app, backend, signer, sandbox):
+    app = make_app(PANELPAY_LOCK_TIMEOUT=1)
+    world = World(app, sandbox, configs=("epay",))
+    order = world.order("epay", "4.00")
+    query = urlencode(signer.epay(order["trade_no"], order["total"]))
+    path = f"/payment/notify/epay/{world.channels['epay']['uuid']}?{query}"
+    engine = sa.create_engine(database_url(backend))
+    with engine.connect() as holder:
+        transaction = holder.begin()
+        holder.execute(sa.select(Order.__table__).where(Order.__table__.c.trade_no == order["trade_no"])
+                       .with_for_update())
+        started = time.monotonic()
+        response = app.test_client().get(path)
+        waited = time.monotonic() - started
+        assert (response.status_code, response.get_data(as_text=True)) == (503, "fail")
+        assert 0.9 <= waited < 10
+        transaction.rollback()
+    engine.dispose()
+    assert world.notifications()[-1].verdict == "error" and world.balance() == 0
+    for _ in range(2):
+        assert app.test_client().get(path).get_data(as_text=True) == "success"
+    assert world.balance() == Decimal("4.00") and len(rows(database_url(backend), LedgerEntry)) == 1
