@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
@@ -54,10 +54,11 @@ def set_lock_timeout(session: Session, seconds: int) -> None:
 @contextmanager
 def transient_errors() -> Iterator[None]:
     """Turn database failures into :class:`TransientError` (everything was rolled back, so retrying is
-    safe). An IntegrityError passes through: it is an answer about our data, not an outage."""
+    safe). IntegrityError and DataError pass through: they are answers about the data (a duplicate, a
+    value the column cannot hold), not an outage."""
     try:
         yield
-    except IntegrityError:
+    except (IntegrityError, DataError):
         raise
     except DBAPIError as exc:
         detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()

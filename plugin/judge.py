@@ -11,6 +11,7 @@ The answer for each case, and why, is in the README ("What the gateway is answer
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from flask import current_app
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DataError
 
 from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
 from .db import TransientError, transient_errors
@@ -27,6 +29,9 @@ from .signals import emit, notification_rejected, payment_anomaly
 from .store import channel_impl
 
 log = logging.getLogger("panelpay")
+
+#: What an order number can look like (EPay's own rule); anything else cannot name one of our orders.
+TRADE_NO = re.compile(r"[A-Za-z0-9._\-|]{1,64}")
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, ANOMALY, ERROR = (
     "accepted", "duplicate", "ignored", "rejected", "anomaly", "error",
@@ -132,6 +137,8 @@ def judge(state, raw: Raw, notification_id: int) -> Answer:
     trade_no = order_id = None
     try:
         answer, trade_no, order_id = _judge(state, raw, notification_id)
+    except DataError:
+        answer = fail(400, REJECTED, "malformed: values the database cannot hold")
     except TransientError as exc:
         log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
         answer = fail(503, ERROR, "database unavailable; the gateway will retry")
@@ -150,7 +157,8 @@ def _judge(state, raw: Raw, notification_id: int) -> tuple[Answer, str | None, i
         params = parse_params(raw)
     except MalformedNotification as exc:
         return fail(400, REJECTED, f"malformed: {exc}"), None, None
-    trade_no = (params.get("out_trade_no") or "")[:64] or None
+    trade_no = params.get("out_trade_no")
+    trade_no = trade_no if trade_no and TRADE_NO.fullmatch(trade_no) else None
     order = _find_order(state, trade_no) if trade_no else None
     if order is not None and order.channel.uuid == raw.channel_uuid:
         channel = order.channel

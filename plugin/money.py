@@ -36,11 +36,11 @@ def parse_money(value: object, *, exact: bool = True) -> Decimal:
         raise MoneyError("not a decimal amount") from exc
     if not amount.is_finite():
         raise MoneyError("not a decimal amount")
+    if abs(amount) > MAX_AMOUNT:
+        raise MoneyError("amount too large")
     rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     if exact and rounded != amount:
         raise MoneyError("more than two decimal places")
-    if abs(rounded) > MAX_AMOUNT:
-        raise MoneyError("amount too large")
     return rounded
 
 

@@ -59,7 +59,7 @@ def build_spec(prefix: str) -> dict:
     paths: dict[str, dict] = {}
     for method, path, summary, body, status, answer, many, errors in _OPERATIONS:
         operation: dict = {"summary": summary, "responses": {}}
-        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "integer" if p == "id" else "string"}}
+        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1} if p == "id" else {"type": "string"}}
                   for p in ("trade_no", "uuid", "id") if "{" + p + "}" in path]
         params += [{"name": q, "in": "query", "required": False,
                     "schema": {"type": "integer", "minimum": 1} if q in ("page", "per_page") else {"type": "string"}}

@@ -179,7 +179,7 @@ def admin_api_blueprint() -> Blueprint:
         items = [notification_view(row) for row in rows]
         return dump(NotificationPage(), {"items": items, "total": total, "page": page, "per_page": per_page})
 
-    @bp.get("/admin/api/notifications/<int:notification_id>")
+    @bp.get("/admin/api/notifications/<int(max=9223372036854775807):notification_id>")
     @admin_endpoint
     def notification(notification_id: int):
         with transient_errors(), state().session() as session:
@@ -188,7 +188,7 @@ def admin_api_blueprint() -> Blueprint:
             raise ApiError(404, "not_found", "No such notification.")
         return dump(NotificationOut(), notification_view(row))
 
-    @bp.post("/admin/api/notifications/<int:notification_id>/replay")
+    @bp.post("/admin/api/notifications/<int(max=9223372036854775807):notification_id>/replay")
     @admin_endpoint
     def replay_view(notification_id: int):
         """Re-judge a recorded notification through the notify path; idempotent."""

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, jsonify, make_response, request
 from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import DataError
 
 from ..db import TransientError
 
@@ -36,6 +37,11 @@ def register_error_handlers(bp) -> None:
     @bp.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return error_response(exc.status, exc.error, exc.message, exc.fields)
+
+    @bp.errorhandler(DataError)
+    def unstorable(exc: DataError):
+        return error_response(400, "bad_request", "A value in the request cannot be used (control characters, "
+                              "or too long).")
 
     @bp.errorhandler(TransientError)
     def transient(exc: TransientError):

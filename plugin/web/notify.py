@@ -26,6 +26,13 @@ def _plain(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
+def _printable(segment: str) -> str:
+    """A path segment as it can be stored: control and non-ASCII characters escaped."""
+    if segment.isascii() and segment.isprintable():
+        return segment
+    return segment.encode("unicode_escape").decode("ascii")[:64]
+
+
 def notify_blueprint() -> Blueprint:
     bp = Blueprint("panelpay_notify", __name__)
 
@@ -45,8 +52,8 @@ def notify_blueprint() -> Blueprint:
         except RequestEntityTooLarge:
             return _plain("fail", 413)
         raw = Raw(
-            kind=kind,
-            channel_uuid=uuid,
+            kind=_printable(kind),
+            channel_uuid=_printable(uuid),
             method=request.method,
             query_string=request.query_string,
             body=body,
