@@ -1,0 +1,57 @@
+"""`panelpay demo` as an operator runs it: a process that serves the demo panel within seconds, where a
+top-up through either sandbox channel lands on the balance."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.support.servers import free_port
+
+
+def test_panelpay_demo_serves_and_a_top_up_lands(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = shutil.which("panelpay", path=os.path.dirname(sys.executable)) or "panelpay"
+    demo = subprocess.Popen([command, "demo", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        started = time.monotonic()
+        line = demo.stdout.readline()
+        assert f"{base}/" in line, line
+        while True:
+            try:
+                requests.get(f"{base}/login", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() - started < 30
+                time.sleep(0.1)
+        alice = requests.Session()
+        me = alice.post(f"{base}/login", json={"username": "alice", "password": "alice"})
+        assert me.status_code == 200 and me.json() == {"username": "alice", "balance": "0.00"}
+        assert alice.post(f"{base}/login", json={"username": "alice", "password": "nope"}).status_code == 401
+        channels = {c["kind"]: c for c in alice.get(f"{base}/payment/api/channels").json()}
+        assert set(channels) == {"epay", "alipay"}
+
+        qr = alice.post(f"{base}/payment/api/orders", json={"channel": channels["alipay"]["uuid"],
+                                                            "amount": "0.01"}).json()
+        assert qr["pay"]["method"] == "qrcode" and qr["pay"]["qr_code"].startswith(f"{base}/payment/sandbox/")
+        form = alice.post(f"{base}/payment/api/orders", json={"channel": channels["epay"]["uuid"],
+                                                              "amount": "10.00"}).json()
+        assert form["pay"]["method"] == "form"
+        assert requests.post(form["pay"]["url"], data=form["pay"]["fields"]).status_code == 200
+        for order in (qr, form):
+            assert requests.post(f"{base}/payment/sandbox/_pay/{order['trade_no']}").status_code == 200
+        deadline = time.monotonic() + 15
+        while alice.get(f"{base}/api/me").json()["balance"] != "10.01":
+            assert time.monotonic() < deadline, alice.get(f"{base}/api/me").json()
+            time.sleep(0.1)
+        assert alice.get(f"{base}/payment/api/orders/{qr['trade_no']}").json()["status"] == "paid"
+    finally:
+        demo.terminate()
+        demo.wait(10)
+    assert (tmp_path / "instance").is_dir()
