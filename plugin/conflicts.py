@@ -91,11 +91,14 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
     return findings
 
 
-def host_findings(app) -> list[Finding]:
-    """What the host app does to a gateway's request on the notify path: a route of its own claiming
-    the path, or CSRF protection / a login wall rejecting the POST before PanelPay sees it."""
+def _probe_path(app) -> str:
     state = app.extensions["panelpay"].state_for(app)
-    path = callback.notify_path(state.settings.url_prefix, "epay", "0123456789abcdef")
+    return callback.notify_path(state.settings.url_prefix, "epay", "0123456789abcdef")
+
+
+def route_findings(app) -> list[Finding]:
+    """A host route that would answer the notify path instead of PanelPay (checked from the URL map)."""
+    path = _probe_path(app)
     findings: list[Finding] = []
     adapter = app.url_map.bind("localhost")
     for method in ("GET", "POST"):
@@ -110,7 +113,18 @@ def host_findings(app) -> list[Finding]:
                 "route_collision", ERROR,
                 f"the host's route {endpoint or '(none)'} answers {method} {path} instead of PanelPay: change the "
                 "host route or PANELPAY_URL_PREFIX."))
-            return findings
+            break
+    return findings
+
+
+def host_findings(app) -> list[Finding]:
+    """What the host app does to a gateway's request on the notify path: a route of its own claiming
+    the path, or CSRF protection / a login wall rejecting the POST before PanelPay sees it."""
+    findings = route_findings(app)
+    if findings:
+        return findings
+    state = app.extensions["panelpay"].state_for(app)
+    path = _probe_path(app)
     client = app.test_client()
     nonce = new_nonce()
     response = client.post(f"{path}?{PROBE_PARAM}={nonce}", headers={"Content-Length": "0"})

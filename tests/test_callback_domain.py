@@ -190,3 +190,24 @@ def test_non_admins_cannot_read_or_change_settings(world):
     anonymous = world.app.test_client()
     assert anonymous.get("/payment/admin/api/settings").get_json()["error"] == "unauthenticated"
     assert add_user(world.app, "bob") and login(world.app, world.alice_id)
+
+
+def test_conflicts_with_the_host_app_are_logged_at_startup(make_app, caplog):
+    import logging
+
+    from flask import request
+
+    caplog.set_level(logging.ERROR, logger="panelpay")
+    app = make_app()
+    app.add_url_rule("/payment/notify/epay/<path:rest>", "host_catch_all", lambda rest: "hello")
+
+    @app.before_request
+    def login_wall():
+        if request.path.startswith("/payment/notify/"):
+            return "please log in", 302, {"Location": "/login"}
+
+    app.test_client().get("/_nothing_here")
+    assert "route_collision" in caplog.text
+    caplog.clear()
+    app.test_client().get("/_nothing_here")
+    assert caplog.text == ""  # checked once per process

@@ -1,7 +1,14 @@
 """PanelPay's blueprints, all under ``PANELPAY_URL_PREFIX``."""
 from __future__ import annotations
 
+import logging
+import threading
+
 from flask import Flask
+
+from ..conflicts import host_findings, route_findings
+
+log = logging.getLogger("panelpay")
 
 #: Blueprints a gateway or a JSON client calls: exempt from the host's form-CSRF protection (the notify
 #: path verifies signatures; the JSON API checks Origin and accepts only application/json).
@@ -25,11 +32,22 @@ def register_web(app: Flask, state) -> None:
         app.register_blueprint(state.sandbox.blueprint(), url_prefix=prefix + "/sandbox")
     _exempt_from_csrf(app)
 
+    _log_findings(route_findings(app))
+    checked = threading.Lock()
+
     # A host that sets up CSRFProtect after PanelPay: its check runs after this hook, which exempts us in
-    # time for the very first request.
+    # time for the very first request. The first request also checks what the finished host app does to a
+    # gateway's request on the notify path (routes added later, CSRF, a login wall) and logs any problem.
     @app.before_request
-    def _panelpay_csrf_exemption():
+    def _panelpay_startup_checks():
         _exempt_from_csrf(app)
+        if checked.acquire(blocking=False):
+            _log_findings(host_findings(app))
+
+
+def _log_findings(findings) -> None:
+    for finding in findings:
+        log.error("PanelPay: %s: %s", finding.code, finding.message)
 
 
 def _exempt_from_csrf(app: Flask) -> None:
