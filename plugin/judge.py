@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError
 
 from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
 from .db import TransientError, transient_errors
-from .models import Channel, Notification, Order, utcnow
+from .models import Channel, Notification, Order
 from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
 from .signals import emit, notification_rejected, payment_anomaly
 from .store import channel_impl

@@ -15,7 +15,7 @@ from typing import Callable
 
 from flask import current_app
 from sqlalchemy import case, or_, select, true, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .balance import UserNotFound

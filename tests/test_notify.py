@@ -151,7 +151,7 @@ def test_unknown_channel_or_kind_is_404(world, signer, method):
     order = world.order("epay")
     query = urlencode(signer.epay(order["trade_no"], order["total"]))
     uuid = world.channels["epay"]["uuid"]
-    for path in (f"/payment/notify/epay/0000000000000000", f"/payment/notify/alipay/{uuid}",
+    for path in ("/payment/notify/epay/0000000000000000", f"/payment/notify/alipay/{uuid}",
                  f"/payment/notify/bitcoin/{uuid}"):
         response = client.get(path + "?" + query) if method == "GET" else client.post(
             path, data=query, content_type="application/x-www-form-urlencoded")

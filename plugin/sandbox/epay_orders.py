@@ -143,3 +143,20 @@ def answer_kind(behaviour, device: str) -> str:
     if behaviour.mapi_answer != "auto":
         return behaviour.mapi_answer
     return "qrcode" if device == "pc" else "payurl"
+
+
+def find_queried(sandbox, params: dict[str, str]) -> GatewayOrder:
+    """The order an ``act=order`` / ``api/pay/query`` asks about (``trade_no`` wins over ``out_trade_no``),
+    counted as queried; raises :class:`EpayRefusal` -4 (no number) or -1 (no such order)."""
+    trade_no = params.get("trade_no", "").strip()
+    out_trade_no = params.get("out_trade_no", "").strip()
+    if not trade_no and not out_trade_no:
+        raise EpayRefusal(-4, "订单号不能为空")
+    if trade_no:
+        order = sandbox.ledger.by_trade_no("epay", EPAY_PID, trade_no)
+    else:
+        order = sandbox.ledger.find("epay", EPAY_PID, out_trade_no)
+    if order is None:
+        raise EpayRefusal(-1, "订单号不存在")
+    sandbox.ledger.count_query(order)
+    return order

@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, request
 
 from ..signing import epay_md5_valid
 from . import epay_v2
-from .epay_orders import EpayRefusal, answer_kind, check_merchant, place, read_fields, require
+from .epay_orders import EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields, require
 from .merchants import EPAY_PID
 from .payloads import epay_order_fields
 from .web import cashier_url, incoming_params, json_answer, message_page
@@ -69,17 +69,10 @@ def register(bp: Blueprint, sandbox) -> None:
             return json_answer({"code": -3, "msg": "商户ID或密钥错误"})
         if act == "query":
             return json_answer(merchant_info(sandbox))
-        trade_no = params.get("trade_no", "").strip()
-        out_trade_no = params.get("out_trade_no", "").strip()
-        if not trade_no and not out_trade_no:
-            return json_answer({"code": -4, "msg": "订单号不能为空"})
-        if trade_no:
-            order = sandbox.ledger.by_trade_no("epay", EPAY_PID, trade_no)
-        else:
-            order = sandbox.ledger.find("epay", EPAY_PID, out_trade_no)
-        if order is None:
-            return json_answer({"code": -1, "msg": "订单号不存在"})
-        sandbox.ledger.count_query(order)
+        try:
+            order = find_queried(sandbox, params)
+        except EpayRefusal as refusal:
+            return json_answer(refusal.as_dict())
         fields = epay_order_fields(order, status_as_int=sandbox.behaviour.epay_status_as_int,
                                    cashier_url=cashier_url(order.id))
         fields.pop("clientip")

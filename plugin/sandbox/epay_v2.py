@@ -11,8 +11,7 @@ import time
 from flask import Blueprint, redirect, request
 
 from ..signing import epay_content, epay_md5_valid, rsa_valid
-from .epay_orders import EpayRefusal, answer_kind, check_merchant, place, read_fields, require
-from .merchants import EPAY_PID
+from .epay_orders import EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields, require
 from .payloads import epay_order_fields, epay_v2_signed
 from .web import cashier_url, incoming_params, json_answer, message_page
 
@@ -98,19 +97,9 @@ def query(sandbox):
         return json_answer({"code": -4, "msg": "请使用POST方式提交"})
     try:
         verify(sandbox, params)
+        order = find_queried(sandbox, params)
     except EpayRefusal as refusal:
         return json_answer(refusal.as_dict())
-    trade_no = params.get("trade_no", "").strip()
-    out_trade_no = params.get("out_trade_no", "").strip()
-    if not trade_no and not out_trade_no:
-        return json_answer({"code": -4, "msg": "订单号不能为空"})
-    if trade_no:
-        order = sandbox.ledger.by_trade_no("epay", EPAY_PID, trade_no)
-    else:
-        order = sandbox.ledger.find("epay", EPAY_PID, out_trade_no)
-    if order is None:
-        return json_answer({"code": -1, "msg": "订单号不存在"})
-    sandbox.ledger.count_query(order)
     fields = epay_order_fields(order, status_as_int=sandbox.behaviour.epay_status_as_int, cashier_url="")
     fields.pop("payurl")
     return json_answer(epay_v2_signed({"code": 0, **fields}, sandbox.credentials))

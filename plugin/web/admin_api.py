@@ -3,7 +3,7 @@ the doctor and reconcile."""
 from __future__ import annotations
 
 from flask import Blueprint, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import callback
 from ..channels.base import ConfigInvalid
@@ -15,7 +15,7 @@ from ..schemas import (AdminChannelOut, AdminOrderPage, ChannelIn, ChannelPatch,
                        DoctorOut, Empty, NotificationOut, NotificationPage, ReconcileOut, ReplayOut, SettingsIn, SettingsOut)
 from ..store import NotFound, delete_channel, get_channel, get_settings, list_channels, masked_config, put_settings, \
     save_channel
-from .common import ApiError, admin_endpoint, dump, json_body, page_args, register_error_handlers, state
+from .common import ApiError, admin_endpoint, dump, json_body, paginate, register_error_handlers, state
 from .views import notification_view
 
 
@@ -142,7 +142,6 @@ def admin_api_blueprint() -> Blueprint:
     @bp.get("/admin/api/orders")
     @admin_endpoint
     def orders():
-        page, per_page = page_args()
         query = select(Order)
         args = request.args
         if args.get("status"):
@@ -153,17 +152,12 @@ def admin_api_blueprint() -> Blueprint:
             query = query.where(Order.trade_no == args["trade_no"].strip())
         if args.get("channel"):
             query = query.join(Channel, Channel.id == Order.channel_id).where(Channel.uuid == args["channel"])
-        with transient_errors(), state().session() as session:
-            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            items = session.execute(query.order_by(Order.id.desc()).offset((page - 1) * per_page)
-                                    .limit(per_page)).scalars().all()
-        return dump(AdminOrderPage(), {"items": items, "total": total, "page": page, "per_page": per_page})
+        return dump(AdminOrderPage(), paginate(query, Order.id.desc()))
 
     @bp.get("/admin/api/notifications")
     @admin_endpoint
     def notifications():
         """The delivery log, newest first; filters: channel (uuid), verdict, order (trade number)."""
-        page, per_page = page_args()
         query = select(Notification)
         args = request.args
         if args.get("channel"):
@@ -172,12 +166,9 @@ def admin_api_blueprint() -> Blueprint:
             query = query.where(Notification.verdict == args["verdict"])
         if args.get("order"):
             query = query.where(Notification.trade_no == args["order"].strip())
-        with transient_errors(), state().session() as session:
-            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            rows = session.execute(query.order_by(Notification.id.desc()).offset((page - 1) * per_page)
-                                   .limit(per_page)).scalars().all()
-        items = [notification_view(row) for row in rows]
-        return dump(NotificationPage(), {"items": items, "total": total, "page": page, "per_page": per_page})
+        page = paginate(query, Notification.id.desc())
+        page["items"] = [notification_view(row) for row in page["items"]]
+        return dump(NotificationPage(), page)
 
     @bp.get("/admin/api/notifications/<int(max=9223372036854775807):notification_id>")
     @admin_endpoint

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..channels.base import GatewayError
-from ..db import transient_errors
 from ..models import Order
 from ..orders import OrderRefused, create_order, load_order, sync_order
 from ..schemas import ChannelOut, Empty, OrderIn, OrderOut, OrderPage
 from ..store import NotFound, list_channels
-from .common import (ApiError, client_ip, dump, is_mobile, json_body, page_args, register_error_handlers,
+from .common import (ApiError, client_ip, dump, is_mobile, json_body, paginate, register_error_handlers,
                      require_user, state, user_endpoint)
 
 
@@ -43,14 +42,8 @@ def api_blueprint() -> Blueprint:
     @user_endpoint
     def history():
         """The user's own orders, newest first."""
-        page, per_page = page_args()
-        user_id = require_user()
-        with transient_errors(), state().session() as session:
-            query = select(Order).where(Order.user_id == user_id)
-            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            items = session.execute(query.order_by(Order.created_at.desc(), Order.id.desc())
-                                    .offset((page - 1) * per_page).limit(per_page)).scalars().all()
-        return dump(OrderPage(), {"items": items, "total": total, "page": page, "per_page": per_page})
+        query = select(Order).where(Order.user_id == require_user())
+        return dump(OrderPage(), paginate(query, Order.created_at.desc(), Order.id.desc()))
 
     @bp.get("/api/orders/<trade_no>")
     @user_endpoint

@@ -138,6 +138,19 @@ def page_args(max_per_page: int = 200) -> tuple[int, int]:
     return page, per_page
 
 
+def paginate(query, *order_by) -> dict:
+    """One page of ``query`` (``?page=&per_page=``) as ``{"items", "total", "page", "per_page"}``."""
+    from sqlalchemy import func, select
+
+    from ..db import transient_errors
+
+    page, per_page = page_args()
+    with transient_errors(), state().session() as session:
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        items = session.execute(query.order_by(*order_by).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
 def client_ip() -> str:
     return request.remote_addr or ""
 
