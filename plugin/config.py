@@ -6,7 +6,7 @@ at once, so an operator fixes them in one go.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -155,7 +155,6 @@ class Settings:
     sandbox: bool
     default_locale: str
     base_template: str
-    extra: dict = field(default_factory=dict)
 
 
 def read_settings(app) -> Settings:

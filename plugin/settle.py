@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 from flask import current_app
 from sqlalchemy import case, or_, select, true, update
@@ -57,14 +56,14 @@ class Settlement:
         return self.outcome in (CREDITED, ALREADY_SETTLED)
 
 
-def settle(order: Order, evidence: Evidence, *, session_factory: Callable[[], Session] | None = None) -> Settlement:
+def settle(order: Order, evidence: Evidence) -> Settlement:
     """Credit ``order`` once on ``evidence``; safe to call any number of times, from any number of workers.
 
     Returns a :class:`Settlement`. Raises :class:`~panelpay.db.TransientError` when the database fails,
     after rolling everything back: nothing of the order, ledger or balance changed, so retrying is safe.
     """
     state = current_app.extensions["panelpay"].state
-    make_session = session_factory or state.session
+    make_session = state.session
     if evidence.amount != order.total:
         reason = f"paid {evidence.amount:.2f}, order total {order.total:.2f}"
         return _anomaly(state, make_session, order, evidence, f"amount mismatch: {reason}")

@@ -137,6 +137,8 @@ def test_a_signed_alipay_return_alone_never_credits(live, signer):
     assert alice.get(f"{base}/payment/api/orders/{order['trade_no']}").json()["status"] == "pending"
     forged = dict(params, total_amount="0.01")
     refused = alice.get(f"{base}/payment/return/alipay/{channel['uuid']}?{urlencode(forged)}", allow_redirects=False)
-    assert refused.status_code == 400
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(f"/payment/orders/{order['trade_no']}")
+    cancelled = alice.get(f"{base}/payment/return/alipay/{channel['uuid']}", allow_redirects=False)
+    assert cancelled.status_code == 302 and cancelled.headers["Location"].endswith("/payment/checkout")
     with app.app_context():
         assert app.db.session.get(app.User, alice_id).balance == Decimal("0.00")

@@ -9,7 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import doctor, spool
 from ..channels.base import GatewayError, InvalidNotification, PaymentStatus
 from ..db import TransientError
-from ..judge import Raw, judge, parse_params, record
+from ..judge import TRADE_NO, Raw, judge, parse_params, record
 from ..models import utcnow
 from ..orders import load_order, sync_order
 from ..settle import Evidence, settle
@@ -83,10 +83,13 @@ def notify_blueprint() -> Blueprint:
             impl = channel_impl(state, channel)
             report = impl.verify_return(params, received_at=raw.received_at)
             order = load_order(state, report.trade_no)
-        except (InvalidNotification, NotFound):
-            return _plain("This payment return could not be verified. Your order page shows its real status.", 400)
-        except TransientError:
-            return _plain("Temporarily unavailable; your payment is safe. Please reload in a moment.", 503)
+        except (InvalidNotification, NotFound, TransientError):
+            # A cancelled payment comes back unsigned, and a return proves nothing by itself anyway: show the
+            # order (its page asks the gateway), or the checkout when the order cannot be told.
+            trade_no = request.args.get("out_trade_no", "")
+            if TRADE_NO.fullmatch(trade_no):
+                return redirect(url_for("panelpay_pages.order_page", trade_no=trade_no))
+            return redirect(url_for("panelpay_pages.checkout"))
         if order.channel_id == channel.id and impl.owns(report):
             try:
                 sync_order(state, order, source="return")

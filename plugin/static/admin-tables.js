@@ -1,0 +1,162 @@
+// The settings page's two logs: the delivery log (every notification as received, expandable to its raw
+// payload, with Replay) and the orders, each with filters and pages. Everything is shown as text.
+import { api, el, localTime, showMessages, statusBadge, t } from "./common.js";
+
+const PER_PAGE = 20;
+
+/** A filtered, paged table: `render(item)` returns the rows of one item. */
+function pagedTable({ url, filters, body, pager, columns, render }) {
+  let page = 1;
+  let latest = 0;
+
+  async function load() {
+    const ticket = ++latest; // filters can change faster than answers arrive: show only the newest
+    const params = Object.fromEntries(new FormData(filters));
+    body.replaceChildren(el("tr", {}, el("td", { attrs: { colspan: columns }, class: "pp-muted", text: t("admin.loading") })));
+    try {
+      const result = await api(url, { params: { ...params, page, per_page: PER_PAGE } });
+      if (ticket !== latest) return;
+      const rows = result.items.flatMap(render);
+      body.replaceChildren(...(rows.length ? rows
+        : [el("tr", {}, el("td", { attrs: { colspan: columns }, class: "pp-muted", text: t("admin.none") }))]));
+      const pages = Math.max(1, Math.ceil(result.total / result.per_page));
+      pager.replaceChildren(
+        el("button", { class: "pp-button", text: t("admin.prev"), attrs: { type: "button", disabled: page <= 1 },
+          on: { click: () => { page -= 1; load(); } } }),
+        el("span", { class: "pp-muted", text: t("admin.page", { page, pages, total: result.total }) }),
+        el("button", { class: "pp-button", text: t("admin.next"), attrs: { type: "button", disabled: page >= pages },
+          on: { click: () => { page += 1; load(); } } }),
+      );
+    } catch (failure) {
+      if (ticket !== latest) return;
+      body.replaceChildren(el("tr", {}, el("td", { attrs: { colspan: columns }, class: "pp-error", text: failure.message })));
+    }
+  }
+
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    page = 1;
+    load();
+  });
+  filters.addEventListener("change", (event) => {
+    if (event.target.tagName !== "SELECT") return; // text filters apply on Enter or the button
+    page = 1;
+    load();
+  });
+  load();
+}
+
+// -- delivery log -----------------------------------------------------------------------------------
+
+/** Decoded name=value pairs of a form-encoded text (the raw text stays shown as well). */
+function parameters(text) {
+  if (!text || !text.includes("=")) return [];
+  try {
+    return [...new URLSearchParams(text)];
+  } catch {
+    return [];
+  }
+}
+
+function detailsRow(item, onReplay) {
+  const pairs = [...parameters(item.query), ...parameters(item.body)];
+  const result = el("div", { class: "pp-result", attrs: { role: "status" } });
+  result.hidden = true;
+  const replay = el("button", { class: "pp-button", text: t("admin.replay"), attrs: { type: "button" } });
+  replay.addEventListener("click", () => onReplay(item, replay, result));
+  const field = (label, value, mono = true) => [el("dt", { text: label }), el("dd", {}, el(mono ? "code" : "span", { class: "pp-break", text: value || t("admin.empty") }))];
+  const table = pairs.length ? el("table", { class: "pp-params" },
+    el("tbody", {}, pairs.map(([name, value]) => el("tr", {}, el("th", { text: name, attrs: { scope: "row" } }), el("td", {}, el("code", { class: "pp-break", text: value })))))) : null;
+  return el("tr", { class: "pp-detail-row" }, el("td", { attrs: { colspan: 8 } },
+    el("div", { class: "pp-detail" },
+      el("dl", { class: "pp-details" },
+        field(t("admin.verdict"), t(`verdict.${item.verdict}`), false),
+        field(t("admin.outcome"), item.outcome, false),
+        field(t("admin.answer"), `${item.answer_status ?? ""} ${item.answer_body || ""}`.trim()),
+        field(t("admin.source_ip"), `${item.method} · ${item.source_ip}`),
+        field(t("admin.content_type"), item.content_type),
+        item.replay_of ? field(t("admin.replay_of"), `#${item.replay_of}`) : [],
+        field(t("admin.raw_query"), item.query),
+        field(t("admin.raw_body"), item.body),
+      ),
+      table ? el("h4", { text: t("admin.params") }) : null,
+      table,
+      el("div", { class: "pp-actions" }, replay),
+      result,
+    )));
+}
+
+export function setupDeliveryLog(data) {
+  const filters = document.getElementById("pp-log-filters");
+  if (!filters) return;
+  const channels = data.channels || {};
+
+  async function onReplay(item, button, result) {
+    button.disabled = true;
+    result.classList.remove("pp-result-error");
+    showMessages(result, t("admin.replaying"));
+    try {
+      const answer = await api(`${data.notifications_url}/${item.id}/replay`, { method: "POST", body: {} });
+      showMessages(result, t("admin.replayed", {
+        id: answer.notification_id, verdict: t(`verdict.${answer.verdict}`), outcome: answer.outcome,
+        status: answer.status, body: answer.body,
+      }));
+    } catch (failure) {
+      result.classList.add("pp-result-error");
+      showMessages(result, failure.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function render(item) {
+    const detail = detailsRow(item, onReplay);
+    detail.hidden = true;
+    const toggle = el("button", { class: "pp-button pp-small", text: t("admin.details"),
+      attrs: { type: "button", "aria-expanded": "false" } });
+    toggle.addEventListener("click", () => {
+      detail.hidden = !detail.hidden;
+      toggle.textContent = detail.hidden ? t("admin.details") : t("admin.hide");
+      toggle.setAttribute("aria-expanded", String(!detail.hidden));
+    });
+    const row = el("tr", { data: { id: String(item.id) } },
+      el("td", { class: "pp-num", text: item.id }),
+      el("td", { text: localTime(item.received_at) }),
+      el("td", { text: channels[item.channel] || `${item.kind}/${item.channel}` }),
+      el("td", {}, el("code", { class: "pp-break pp-trade", text: item.trade_no || "—" })),
+      el("td", {}, el("span", { class: `pp-verdict pp-verdict-${item.verdict}`, text: t(`verdict.${item.verdict}`) })),
+      el("td", { class: "pp-outcome", text: item.outcome }),
+      el("td", {}, el("code", { text: `${item.answer_status ?? ""} ${item.answer_body || ""}`.trim() })),
+      el("td", {}, toggle),
+    );
+    return [row, detail];
+  }
+
+  pagedTable({
+    url: data.notifications_url, filters, body: document.getElementById("pp-log-rows"),
+    pager: document.getElementById("pp-log-pager"), columns: 8, render,
+  });
+}
+
+// -- orders -----------------------------------------------------------------------------------------
+
+export function setupOrders(data) {
+  const filters = document.getElementById("pp-order-filters");
+  if (!filters) return;
+  const channels = data.channels || {};
+  const render = (order) => [el("tr", {},
+    el("td", { text: localTime(order.created_at) }),
+    el("td", {}, el("code", { class: "pp-nowrap", text: order.trade_no })),
+    el("td", { text: order.user_id }),
+    el("td", { text: order.channel_name || channels[order.channel] || "" }),
+    el("td", { class: "pp-num", text: order.amount }),
+    el("td", { class: "pp-num", text: order.fee }),
+    el("td", { class: "pp-num", text: order.total }),
+    el("td", {}, statusBadge(order.status), order.anomaly ? el("div", { class: "pp-small pp-bad", text: order.anomaly }) : null),
+    el("td", { text: order.settled_by || "" }),
+  )];
+  pagedTable({
+    url: data.orders_url, filters, body: document.getElementById("pp-order-rows"),
+    pager: document.getElementById("pp-order-pager"), columns: 9, render,
+  });
+}

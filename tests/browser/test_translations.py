@@ -1,0 +1,46 @@
+"""PanelPay's catalogues: every committed .mo is the compiled form of the .po beside it, and every
+message of the template is translated. (No browser needed.)"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "plugin" / "translations"
+CATALOGUES = sorted(TRANSLATIONS.glob("*/LC_MESSAGES/panelpay.po"))
+
+
+def _messages(catalog) -> dict:
+    return {message.id: message.string for message in catalog if message.id and message.string}
+
+
+def test_there_is_a_chinese_catalogue():
+    assert [p.parts[-3] for p in CATALOGUES] == ["zh_Hans_CN"]
+
+
+@pytest.mark.parametrize("po_path", CATALOGUES, ids=lambda p: p.parts[-3])
+def test_the_committed_mo_matches_its_po(po_path):
+    with po_path.open("rb") as handle:
+        source = read_po(handle)
+    compiled = io.BytesIO()
+    write_mo(compiled, source)
+    compiled.seek(0)
+    mo_path = po_path.with_suffix(".mo")
+    assert mo_path.exists(), f"{mo_path} is missing: run pybabel compile -d plugin/translations -D panelpay"
+    with mo_path.open("rb") as handle:
+        committed = read_mo(handle)
+    assert _messages(committed) == _messages(read_mo(compiled)), (
+        f"{mo_path.name} is stale: run pybabel compile -d plugin/translations -D panelpay")
+
+
+@pytest.mark.parametrize("po_path", CATALOGUES, ids=lambda p: p.parts[-3])
+def test_every_message_is_translated(po_path):
+    with (TRANSLATIONS / "panelpay.pot").open("rb") as handle:
+        template = {m.id for m in read_po(handle) if m.id}
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle)
+    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+    assert template - translated == set(), "untranslated: run pybabel update, then translate"
