@@ -1,6 +1,6 @@
 """Judging one notification: the flow from a recorded request to the answer the gateway gets.
 
-1. The raw request is recorded first, in its own transaction (``record``); if the database cannot take
+1. The raw request is recorded first, in its own transaction (``receive``); if the database cannot take
    it, it goes to the spool and the gateway is told to retry.
 2. The channel verifies the signature without mutating the parameters.
 3. The report is checked against the stored order: its channel, merchant, amount and status.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl
 
@@ -60,6 +60,8 @@ class Answer:
     body: str
     verdict: str
     outcome: str
+    #: The delivery-log row this answer was recorded in.
+    notification_id: int | None = None
 
 
 def success(verdict: str, outcome: str) -> Answer:
@@ -106,37 +108,26 @@ def _byte_pairs(data: bytes) -> list[tuple[bytes, bytes]]:
             for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1")]
 
 
-def record(state, raw: Raw, *, replay_of: int | None = None) -> int:
-    """Insert the raw request into the delivery log in its own transaction; returns its id.
+def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
+    """The whole notify flow for one request: record it, then judge it. Returns the answer.
 
-    Raises :class:`TransientError` if the database cannot take it (the caller spools it).
+    Raises :class:`TransientError` only when the request could not even be recorded; the caller then
+    keeps it in the spool and answers 503.
     """
-    with transient_errors(), state.engine.begin() as connection:
-        result = connection.execute(
-            insert(Notification).values(
-                kind=raw.kind[:16],
-                channel_uuid=raw.channel_uuid[:64],
-                method=raw.method[:8],
-                query_string=raw.query_string,
-                body=raw.body,
-                content_type=raw.content_type[:128],
-                source_ip=raw.source_ip[:64],
-                received_at=raw.received_at,
-                verdict="received",
-                outcome="",
-                answer_body="",
-                replay_of=replay_of,
-            )
-        )
-        return result.inserted_primary_key[0]
-
-
-def judge(state, raw: Raw, notification_id: int) -> Answer:
-    """Verify, check and settle a recorded notification; stamp its verdict; return the answer."""
-    started = time.perf_counter()
-    trade_no = order_id = None
     try:
-        answer, trade_no, order_id = _judge(state, raw, notification_id)
+        params, problem = parse_params(raw), None
+    except MalformedNotification as exc:
+        params, problem = {}, exc
+    trade_no = params.get("out_trade_no")
+    trade_no = trade_no if trade_no and TRADE_NO.fullmatch(trade_no) else None
+    notification_id, order = _record(state, raw, trade_no, replay_of)
+    started = time.perf_counter()
+    order_id = order.id if order is not None else None
+    try:
+        if problem is not None:
+            answer = fail(400, REJECTED, f"malformed: {problem}"[:255])
+        else:
+            answer = _judge(state, raw, params, trade_no, order, notification_id)
     except DataError:
         answer = fail(400, REJECTED, "malformed: values the database cannot hold")
     except TransientError as exc:
@@ -145,52 +136,72 @@ def judge(state, raw: Raw, notification_id: int) -> Answer:
     state.metrics.notifications.labels(raw.kind, answer.verdict, str(answer.status)).inc()
     state.metrics.settle_seconds.labels(raw.kind).observe(time.perf_counter() - started)
     if answer.verdict != ACCEPTED:  # an accepted one was stamped inside the settle transaction
-        _stamp(state, notification_id, answer, trade_no, order_id)
+        _stamp(state, notification_id, answer, order_id)
     if answer.verdict == REJECTED:
         emit(notification_rejected, current_app._get_current_object(),
              notification_id=notification_id, reason=answer.outcome, channel_uuid=raw.channel_uuid)
-    return answer
+    return replace(answer, notification_id=notification_id)
 
 
-def _judge(state, raw: Raw, notification_id: int) -> tuple[Answer, str | None, int | None]:
-    try:
-        params = parse_params(raw)
-    except MalformedNotification as exc:
-        return fail(400, REJECTED, f"malformed: {exc}"), None, None
-    trade_no = params.get("out_trade_no")
-    trade_no = trade_no if trade_no and TRADE_NO.fullmatch(trade_no) else None
-    order = _find_order(state, trade_no) if trade_no else None
+def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None) -> tuple[int, Order | None]:
+    """Insert the raw request into the delivery log and commit; in the same round, look up the order it
+    names. Raises :class:`TransientError` if the database cannot take it."""
+    with transient_errors(), state.session() as session, session.begin():
+        notification_id = session.execute(
+            insert(Notification.__table__).values(
+                kind=raw.kind[:16],
+                channel_uuid=raw.channel_uuid[:64],
+                method=raw.method[:8],
+                query_string=raw.query_string,
+                body=raw.body,
+                content_type=raw.content_type[:128],
+                source_ip=raw.source_ip[:64],
+                received_at=raw.received_at,
+                trade_no=trade_no,
+                verdict="received",
+                outcome="",
+                answer_body="",
+                replay_of=replay_of,
+            )
+        ).inserted_primary_key[0]
+        order = None
+        if trade_no is not None:
+            order = session.execute(select(Order).where(Order.trade_no == trade_no)).scalar_one_or_none()
+    return notification_id, order
+
+
+def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | None, notification_id: int) -> Answer:
     if order is not None and order.channel.uuid == raw.channel_uuid:
         channel = order.channel
     else:
         channel = _find_channel(state, raw.channel_uuid)
     if channel is None or channel.kind != raw.kind or raw.kind not in state.channel_kinds:
-        return fail(404, REJECTED, "no such channel: check the notify URL"), trade_no, None
+        return fail(404, REJECTED, "no such channel: check the notify URL")
     impl = channel_impl(state, channel)
     try:
         report = impl.verify_notification(params, received_at=raw.received_at)
     except InvalidSignature as exc:
-        return fail(400, REJECTED, f"bad signature: {exc}"[:255]), trade_no, None
+        return fail(400, REJECTED, f"bad signature: {exc}"[:255])
     except InvalidNotification as exc:
-        return fail(400, REJECTED, f"malformed: {exc}"[:255]), trade_no, None
+        return fail(400, REJECTED, f"malformed: {exc}"[:255])
     if report.status is not PaymentStatus.PAID:
-        return success(IGNORED, f"status {report.status.value}: nothing to credit"), trade_no, order and order.id
+        return success(IGNORED, f"status {report.status.value}: nothing to credit")
     if order is None:
-        return _anomaly(state, None, notification_id, f"unknown order {trade_no}"), trade_no, None
+        return _anomaly(state, None, notification_id, f"unknown order {trade_no}")
     if order.channel_id != channel.id:
-        reason = f"order {trade_no} belongs to another channel ({order.channel.uuid})"
-        return _anomaly(state, order, notification_id, reason), trade_no, order.id
+        return _anomaly(state, order, notification_id,
+                        f"order {trade_no} belongs to another channel ({order.channel.uuid})")
     if not impl.owns(report):
-        reason = f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}"
-        return _anomaly(state, order, notification_id, reason), trade_no, order.id
+        return _anomaly(state, order, notification_id,
+                        f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}")
     if report.amount is None:
-        return fail(400, REJECTED, "malformed: no amount"), trade_no, order.id
+        return fail(400, REJECTED, "malformed: no amount")
     settlement = settle(order, Evidence("notify", report.amount, report.gateway_trade_no, notification_id))
     if settlement.outcome == CREDITED:
-        return success(ACCEPTED, "credited"), trade_no, order.id
+        return success(ACCEPTED, "credited")
     if settlement.outcome == ALREADY_SETTLED:
-        return success(DUPLICATE, "already settled; nothing changed"), trade_no, order.id
-    return success(ANOMALY, settlement.reason[:255]), trade_no, order.id
+        return success(DUPLICATE, "already settled; nothing changed")
+    return success(ANOMALY, settlement.reason[:255])
 
 
 def _anomaly(state, order: Order | None, notification_id: int, reason: str) -> Answer:
@@ -205,24 +216,19 @@ def _anomaly(state, order: Order | None, notification_id: int, reason: str) -> A
     return success(ANOMALY, reason[:255])
 
 
-def _find_order(state, trade_no: str) -> Order | None:
-    with transient_errors(), state.session() as session:
-        return session.execute(select(Order).where(Order.trade_no == trade_no)).scalar_one_or_none()
-
-
 def _find_channel(state, uuid: str) -> Channel | None:
     with transient_errors(), state.session() as session:
         return session.execute(select(Channel).where(Channel.uuid == uuid[:32])).scalar_one_or_none()
 
 
-def _stamp(state, notification_id: int, answer: Answer, trade_no: str | None, order_id: int | None) -> None:
+def _stamp(state, notification_id: int, answer: Answer, order_id: int | None) -> None:
     try:
         with transient_errors(), state.engine.begin() as connection:
             connection.execute(
                 update(Notification)
                 .where(Notification.id == notification_id)
                 .values(verdict=answer.verdict, outcome=answer.outcome[:255], answer_status=answer.status,
-                        answer_body=answer.body, trade_no=trade_no, order_id=order_id)
+                        answer_body=answer.body, order_id=order_id)
             )
     except TransientError:
         log.warning("notification %s: could not record its verdict (%s)", notification_id, answer.verdict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .db import transient_errors
-from .judge import Answer, Raw, judge, record
+from .judge import Answer, Raw, receive
 from .models import Notification
 
 
@@ -29,5 +29,5 @@ def replay(state, notification_id: int) -> tuple[Answer, int]:
         source_ip=row.source_ip,
         received_at=row.received_at,
     )
-    copy_id = record(state, raw, replay_of=row.id)
-    return judge(state, raw, copy_id), copy_id
+    answer = receive(state, raw, replay_of=row.id)
+    return answer, answer.notification_id

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import case, or_, select, true, update
+from sqlalchemy import case, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -84,24 +84,27 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
             if attempt + 1 < _ATTEMPTS and is_retryable(exc.__cause__):
                 continue
             raise
-    fresh = _reload(make_session, order.id)
     if won:
+        fresh = _settled(order, won)
         app = current_app._get_current_object()
         emit(payment_succeeded, app, order=fresh, entry=entry, source=evidence.source)
         if fresh.paid_late:
             emit(payment_paid_late, app, order=fresh)
         state.metrics.credit(fresh)
         return Settlement(CREDITED, fresh)
-    return _explain_loss(state, make_session, fresh, evidence)
+    return _explain_loss(state, make_session, _reload(make_session, order.id), evidence)
 
 
-def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[bool, LedgerEntry | None]:
-    """The transaction itself; returns whether this call won the order, and its ledger entry."""
+def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[dict | None, LedgerEntry | None]:
+    """The transaction itself. Returns the settled order's new column values if this call won the order
+    (None if another already had), and its ledger entry."""
     now = utcnow()
     with make_session() as session, session.begin():
         set_lock_timeout(session, state.settings.lock_timeout)
-        result = session.execute(
-            update(Order)
+        returning = session.get_bind().dialect.update_returning
+        orders = Order.__table__  # Core statements: the ORM's bulk-update machinery costs more than the SQL
+        statement = (
+            update(orders)
             .where(
                 Order.id == order.id,
                 Order.status.in_(SETTLEABLE),
@@ -112,17 +115,24 @@ def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[bool,
             # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late must
             # read the old status, so it comes first.
             .ordered_values(
-                (Order.paid_late, case((Order.status != PENDING, True), (Order.expires_at < now, True), else_=False)),
-                (Order.status, PAID),
-                (Order.paid_at, now),
-                (Order.settled_by, evidence.source),
-                (Order.gateway_trade_no, evidence.gateway_trade_no or Order.gateway_trade_no),
-                (Order.lease_until, None),
+                (orders.c.paid_late, case((Order.status != PENDING, True), (Order.expires_at < now, True), else_=False)),
+                (orders.c.status, PAID),
+                (orders.c.paid_at, now),
+                (orders.c.settled_by, evidence.source),
+                (orders.c.gateway_trade_no, evidence.gateway_trade_no or Order.gateway_trade_no),
+                (orders.c.lease_until, None),
             )
-            .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
-            return False, None
+        if returning:
+            row = session.execute(statement.returning(orders.c.paid_late, orders.c.gateway_trade_no)).first()
+            if row is None:
+                return None, None
+        else:
+            if session.execute(statement).rowcount != 1:
+                return None, None
+            row = session.execute(select(Order.paid_late, Order.gateway_trade_no).where(Order.id == order.id)).first()
+        settled = {"status": PAID, "paid_at": now, "settled_by": evidence.source, "lease_until": None,
+                   "paid_late": bool(row.paid_late), "gateway_trade_no": row.gateway_trade_no}
         state.testing_hook("settle:locked", order)
         units = state.balance.credit(session, order.user_id, order.credit)
         entry = LedgerEntry(
@@ -135,11 +145,18 @@ def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[bool,
             source=evidence.source,
             created_at=now,
         )
-        session.add(entry)
+        values = {attr.key: getattr(entry, attr.key) for attr in LedgerEntry.__mapper__.column_attrs if attr.key != "id"}
+        entry.id = session.execute(insert(LedgerEntry.__table__).values(values)).inserted_primary_key[0]
         if evidence.notification_id is not None:
             _stamp(session, evidence.notification_id, order)
-        session.flush()
-    return True, entry
+    return settled, entry
+
+
+def _settled(order: Order, values: dict) -> Order:
+    """The order as the settle transaction left it, without reading it back."""
+    fresh = Order(**{attr.key: getattr(order, attr.key) for attr in Order.__mapper__.column_attrs} | values)
+    fresh.channel = order.channel
+    return fresh
 
 
 def _explain_loss(state, make_session, order: Order, evidence: Evidence) -> Settlement:
@@ -182,12 +199,12 @@ def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str)
 
 def _stamp(session: Session, notification_id: int, order: Order) -> None:
     """The delivery-log verdict of the notification that won, in the same transaction as the credit."""
+    log_table = Notification.__table__
     session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id)
+        update(log_table)
+        .where(log_table.c.id == notification_id)
         .values(order_id=order.id, trade_no=order.trade_no, verdict="accepted", outcome="credited",
                 answer_status=200, answer_body="success")
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -63,17 +63,15 @@ def load(path: str):
 
 def drain(state) -> dict:
     """Record and judge every spooled notification; returns counts by verdict (plus ``left``)."""
-    from .judge import judge, record
+    from .judge import receive
 
     counts: dict[str, int] = {}
     for path in pending(state):
-        raw = load(path)
         try:
-            notification_id = record(state, raw)
+            answer = receive(state, load(path))
         except TransientError:
             counts["left"] = counts.get("left", 0) + len(pending(state))
             break
-        os.remove(path)
-        answer = judge(state, raw, notification_id)
+        os.remove(path)  # recorded: the delivery log has it now
         counts[answer.verdict] = counts.get(answer.verdict, 0) + 1
     return counts

@@ -9,7 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import doctor, spool
 from ..channels.base import GatewayError, InvalidNotification, PaymentStatus
 from ..db import TransientError
-from ..judge import TRADE_NO, Raw, judge, parse_params, record
+from ..judge import TRADE_NO, Raw, parse_params, receive
 from ..models import utcnow
 from ..orders import load_order, sync_order
 from ..settle import Evidence, settle
@@ -62,12 +62,11 @@ def notify_blueprint() -> Blueprint:
             received_at=utcnow(),
         )
         try:
-            notification_id = record(state, raw)
+            answer = receive(state, raw)
         except TransientError as exc:
             spool.keep(state, raw)
             log.error("notification for %s/%s spooled: database unavailable (%s)", kind, uuid, exc)
             return _plain("fail", 503)
-        answer = judge(state, raw, notification_id)
         return _plain(answer.body, answer.status)
 
     @bp.route("/return/<kind>/<uuid>", methods=["GET"])
