@@ -1,6 +1,7 @@
 """The ``PanelPay`` Flask extension: host hooks, per-app state, blueprints and CLI."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any, Callable
@@ -38,6 +39,9 @@ class State:
             from .sandbox import Sandbox
 
             self.sandbox = Sandbox(state_file=os.path.join(app.instance_path, "panelpay-sandbox.json"))
+            logging.getLogger("panelpay").warning(
+                "PANELPAY_SANDBOX is on: a pretend EPay/Alipay gateway is mounted at %s/sandbox. Never in production.",
+                settings.url_prefix)
 
     # -- database ---------------------------------------------------------------------------------
     @property
