@@ -73,6 +73,10 @@ class BalanceCallable:
     def __init__(self, fn: Callable[[Session, str, Decimal], int | None]):
         self.fn = fn
 
+    def units_for(self, credit: Decimal) -> int | None:
+        """Unknown until the host's function says (it returns the units it credited)."""
+        return None
+
     def credit(self, session: Session, user_id: str, credit: Decimal) -> int | None:
         return self.fn(session, user_id, credit)
 

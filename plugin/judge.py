@@ -26,7 +26,7 @@ from .db import TransientError, transient_errors
 from .models import Channel, Notification, Order
 from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
 from .signals import emit, notification_rejected, payment_anomaly
-from .store import channel_impl
+from .store import ChannelUnavailable, channel_impl
 
 log = logging.getLogger("panelpay")
 
@@ -127,14 +127,16 @@ def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
         if problem is not None:
             answer = fail(400, REJECTED, f"malformed: {problem}"[:255])
         else:
-            answer = _judge(state, raw, params, trade_no, order, notification_id)
+            source = "replay" if replay_of is not None else "notify"
+            answer = _judge(state, raw, params, trade_no, order, notification_id, source)
     except DataError:
         answer = fail(400, REJECTED, "malformed: values the database cannot hold")
     except TransientError as exc:
         log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
         answer = fail(503, ERROR, "database unavailable; the gateway will retry")
-    state.metrics.notifications.labels(raw.kind, answer.verdict, str(answer.status)).inc()
-    state.metrics.settle_seconds.labels(raw.kind).observe(time.perf_counter() - started)
+    kind = raw.kind if raw.kind in state.channel_kinds else "unknown"  # the URL must not mint label values
+    state.metrics.notifications.labels(kind, answer.verdict, str(answer.status)).inc()
+    state.metrics.settle_seconds.labels(kind).observe(time.perf_counter() - started)
     if answer.verdict != ACCEPTED:  # an accepted one was stamped inside the settle transaction
         _stamp(state, notification_id, answer, order_id)
     if answer.verdict == REJECTED:
@@ -170,14 +172,19 @@ def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None) -> tup
     return notification_id, order
 
 
-def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | None, notification_id: int) -> Answer:
+def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | None, notification_id: int,
+           source: str) -> Answer:
     if order is not None and order.channel.uuid == raw.channel_uuid:
         channel = order.channel
     else:
         channel = _find_channel(state, raw.channel_uuid)
     if channel is None or channel.kind != raw.kind or raw.kind not in state.channel_kinds:
         return fail(404, REJECTED, "no such channel: check the notify URL")
-    impl = channel_impl(state, channel)
+    try:
+        impl = channel_impl(state, channel)
+    except ChannelUnavailable as exc:
+        log.error("notification %s cannot be judged: %s", notification_id, exc)
+        return fail(503, ERROR, str(exc)[:255])
     try:
         report = impl.verify_notification(params, received_at=raw.received_at)
     except InvalidSignature as exc:
@@ -196,7 +203,7 @@ def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | N
                         f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}")
     if report.amount is None:
         return fail(400, REJECTED, "malformed: no amount")
-    settlement = settle(order, Evidence("notify", report.amount, report.gateway_trade_no, notification_id))
+    settlement = settle(order, Evidence(source, report.amount, report.gateway_trade_no, notification_id))
     if settlement.outcome == CREDITED:
         return success(ACCEPTED, "credited")
     if settlement.outcome == ALREADY_SETTLED:

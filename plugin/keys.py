@@ -106,8 +106,13 @@ def same_key(private_key: rsa.RSAPrivateKey, public_key: rsa.RSAPublicKey) -> bo
 
 
 @lru_cache(maxsize=64)
-def load_certificates(text: str) -> tuple[x509.Certificate, ...]:
-    """Every certificate in a PEM bundle (Alipay's root file holds several). Raises :class:`KeyFormatError`."""
+def load_certificates(text: str, *, skip_unreadable: bool = False) -> tuple[x509.Certificate, ...]:
+    """Every certificate in a PEM bundle. Raises :class:`KeyFormatError`.
+
+    With ``skip_unreadable``, certificates the library cannot parse are left out instead of refused:
+    Alipay's real root file holds an SM2 root and an ECDSA root that ``cryptography`` does not read, and
+    neither counts for ``alipay_root_cert_sn``.
+    """
     if not isinstance(text, str) or "-----BEGIN CERTIFICATE-----" not in text:
         raise KeyFormatError("is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
     certs = []
@@ -117,10 +122,16 @@ def load_certificates(text: str) -> tuple[x509.Certificate, ...]:
         try:
             certs.append(x509.load_der_x509_certificate(der))
         except ValueError as exc:
-            raise KeyFormatError("holds a certificate that cannot be read") from exc
+            if not skip_unreadable:
+                raise KeyFormatError("holds a certificate that cannot be read") from exc
     if not certs:
-        raise KeyFormatError("holds no certificate")
+        raise KeyFormatError("holds no certificate that can be read")
     return tuple(certs)
+
+
+def load_root_bundle(text: str) -> tuple[x509.Certificate, ...]:
+    """The readable certificates of Alipay's root file (see :func:`load_certificates`)."""
+    return load_certificates(text, skip_unreadable=True)
 
 
 def cert_sn(cert: x509.Certificate) -> str:
@@ -134,7 +145,7 @@ def root_cert_sn(text: str) -> str:
     joined by ``_`` (ECDSA and SM2 roots are skipped)."""
     sns = [
         cert_sn(cert)
-        for cert in load_certificates(text)
+        for cert in load_root_bundle(text)
         if cert.signature_algorithm_oid.dotted_string.startswith(_RSA_SIGNATURE_OID_PREFIX)
     ]
     if not sns:

@@ -173,7 +173,6 @@ class Notification(Base):
     __tablename__ = "panelpay_notifications"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
     channel_uuid: Mapped[str] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(8))
@@ -192,7 +191,7 @@ class Notification(Base):
     replay_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
-        Index("ix_panelpay_notifications_channel_id_received_at", "channel_id", "received_at"),
+        Index("ix_panelpay_notifications_channel_uuid_received_at", "channel_uuid", "received_at"),
         Index("ix_panelpay_notifications_verdict_received_at", "verdict", "received_at"),
         Index("ix_panelpay_notifications_trade_no", "trade_no"),
         Index("ix_panelpay_notifications_order_id", "order_id"),

@@ -95,22 +95,8 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
         )
         with state.session() as session, session.begin():
             session.add(order)
-    impl = channel_impl(state, channel)
-    return_url = callback.default_base(state.settings.site_url) + url_for(
-        "panelpay_notify.payment_return", kind=channel.kind, uuid=channel.uuid
-    )
-    request = PayRequest(
-        trade_no=order.trade_no,
-        amount=order.total,
-        subject=order.subject,
-        notify_url=order.notify_url,
-        return_url=return_url,
-        client_ip=client_ip,
-        expires_at=order.expires_at,
-        mobile=mobile,
-    )
     try:
-        action = impl.create(request)
+        action = channel_impl(state, channel).create(_pay_request(state, order, channel, mobile))
     except GatewayError as exc:
         log.warning("gateway refused order %s on channel %s: %s", order.trade_no, channel.uuid, exc)
         with transient_errors(), state.session() as session, session.begin():
@@ -123,6 +109,30 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
             .values(pay=json.dumps(action.as_dict()), gateway_trade_no=action.gateway_trade_no)
         )
     return load_order(state, order.trade_no)
+
+
+def _pay_request(state, order: Order, channel: Channel, mobile: bool) -> PayRequest:
+    return_url = callback.default_base(state.settings.site_url) + url_for(
+        "panelpay_notify.payment_return", kind=channel.kind, uuid=channel.uuid
+    )
+    return PayRequest(trade_no=order.trade_no, amount=order.total, subject=order.subject,
+                      notify_url=order.notify_url, return_url=return_url, client_ip=order.client_ip or "",
+                      expires_at=order.expires_at, mobile=mobile)
+
+
+def current_payment(state, order: Order) -> dict:
+    """How to pay a pending order now: a signed form is signed again where that needs no gateway call
+    (a signature's timestamp goes stale: EPay v2 refuses one older than 300 seconds); anything else is
+    what the gateway answered at creation."""
+    pay = json.loads(order.pay or "{}") or {}
+    if order.status == PENDING and pay.get("method") == "form":
+        impl = channel_impl(state, order.channel)
+        if impl.offline_create:
+            try:
+                pay = impl.create(_pay_request(state, order, order.channel, False)).as_dict()
+            except GatewayError as exc:
+                log.warning("could not sign the payment form of %s again: %s", order.trade_no, exc)
+    return pay
 
 
 def load_order(state, trade_no: str, *, user_id: str | None = None) -> Order:
@@ -140,16 +150,26 @@ def load_order(state, trade_no: str, *, user_id: str | None = None) -> Order:
 def sync_order(state, order: Order, *, source: str = "query") -> Settlement | None:
     """Ask the gateway about one order now and settle it if paid (the single-order active query).
 
-    Used by the "I have paid" button, the return route and reconcile. Returns the settlement when the
-    gateway says paid, else None. Raises :class:`GatewayError` when the gateway cannot answer.
+    Used by the "I have paid" button and the return route. Returns the settlement when the gateway says
+    paid, else None. Raises :class:`GatewayError` when the gateway cannot answer.
     """
     impl = channel_impl(state, order.channel)
     report = impl.query(order.trade_no)
     with transient_errors(), state.session() as session, session.begin():
         session.execute(update(Order).where(Order.id == order.id).values(queried_at=utcnow()))
+    return settle_report(order, impl, report, source)
+
+
+def settle_report(order: Order, impl, report, source: str) -> Settlement | None:
+    """Settle ``order`` on what its gateway's query answered: None unless the answer says paid.
+
+    Raises :class:`GatewayError` when the answer is about another order or merchant, or does not state
+    the amount (which is then never assumed).
+    """
     if report.status is not PaymentStatus.PAID:
         return None
     if report.trade_no != order.trade_no or not impl.owns(report):
         raise GatewayError("the gateway answered about another order or merchant", transient=False)
-    amount = report.amount if report.amount is not None else order.total
-    return settle(order, Evidence(source=source, amount=amount, gateway_trade_no=report.gateway_trade_no))
+    if report.amount is None:
+        raise GatewayError("the gateway did not state the amount paid", transient=False)
+    return settle(order, Evidence(source=source, amount=report.amount, gateway_trade_no=report.gateway_trade_no))

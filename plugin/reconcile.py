@@ -25,7 +25,8 @@ from . import spool
 from .channels.base import GatewayError, PaymentStatus
 from .db import TransientError, transient_errors
 from .models import CLOSED, EXPIRED, PAID, PENDING, Channel, Notification, Order, utcnow
-from .settle import CREDITED, Evidence, settle
+from .orders import settle_report
+from .settle import CREDITED
 from .signals import channel_silent, emit
 from .store import channel_impl
 
@@ -110,9 +111,9 @@ def _claim(state, started, *, expired_only: bool) -> list[int]:
         return ids
 
 
-def _release(state, order_id: int, **values) -> None:
+def _release(state, order_id: int) -> None:
     with transient_errors(), state.session() as session, session.begin():
-        session.execute(update(Order).where(Order.id == order_id).values(lease_until=None, **values)
+        session.execute(update(Order).where(Order.id == order_id).values(lease_until=None)
                         .execution_options(synchronize_session=False))
 
 
@@ -133,30 +134,36 @@ def _query(state, order: Order, limits: dict) -> object:
 
 
 def _handle(state, order: Order, limits: dict) -> str:
-    """Query, settle or expire one claimed order; returns paid, pending, expired or error."""
+    """Query, settle or expire one claimed order; returns paid, pending or expired (GatewayError: error)."""
     try:
         impl, report = _query(state, order, limits)
-    except GatewayError as exc:
+        state.testing_hook("reconcile:queried", order, report)
+        settlement = settle_report(order, impl, report, "reconcile")
+    except GatewayError:
         _release(state, order.id)
-        raise exc
-    now = utcnow()
-    if report.status is PaymentStatus.PAID and report.trade_no == order.trade_no and impl.owns(report):
-        amount = report.amount if report.amount is not None else order.total
-        result = settle(order, Evidence("reconcile", amount, report.gateway_trade_no))
-        if result.outcome != CREDITED and result.order.status != PAID:
+        raise
+    if settlement is not None:
+        if settlement.outcome != CREDITED and settlement.order.status != PAID:
             _release(state, order.id)
-        return "paid" if result.outcome == CREDITED else "pending"
-    if order.expires_at < now and order.status == PENDING:
+        return "paid" if settlement.outcome == CREDITED else "pending"
+    if order.status == PENDING and order.expires_at < utcnow():
         if report.status in (PaymentStatus.PENDING, PaymentStatus.NOT_FOUND):
             try:
                 impl.close(order.trade_no)
             except GatewayError as exc:
                 log.info("could not close %s at the gateway: %s", order.trade_no, exc)
-        status = CLOSED if report.status is PaymentStatus.CLOSED else EXPIRED
-        _release(state, order.id, status=status)
+        _expire(state, order.id, CLOSED if report.status is PaymentStatus.CLOSED else EXPIRED)
         return "expired"
     _release(state, order.id)
     return "pending"
+
+
+def _expire(state, order_id: int, status: str) -> None:
+    """Mark an order expired (or closed), only if it is still pending: a payment settled meanwhile by a
+    notification or the user's query wins."""
+    with transient_errors(), state.session() as session, session.begin():
+        session.execute(update(Order).where(Order.id == order_id, Order.status == PENDING)
+                        .values(lease_until=None, status=status).execution_options(synchronize_session=False))
 
 
 def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | None = None) -> Summary:

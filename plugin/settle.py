@@ -73,11 +73,7 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
                 won, entry = _apply(state, make_session, order, evidence)
             break
         except IntegrityError:
-            # The unique (channel, gateway_trade_no) index refused: that trade number paid another order.
-            return _anomaly(
-                state, make_session, order, evidence,
-                f"gateway trade number {evidence.gateway_trade_no} already settled another order",
-            )
+            return _refused_by_constraint(state, make_session, order, evidence)
         except UserNotFound as exc:
             return _anomaly(state, make_session, order, evidence, str(exc))
         except TransientError as exc:
@@ -134,19 +130,24 @@ def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[dict 
         settled = {"status": PAID, "paid_at": now, "settled_by": evidence.source, "lease_until": None,
                    "paid_late": bool(row.paid_late), "gateway_trade_no": row.gateway_trade_no}
         state.testing_hook("settle:locked", order)
-        units = state.balance.credit(session, order.user_id, order.credit)
+        # The ledger row first: its unique order_id refuses a second credit before the host is touched.
         entry = LedgerEntry(
             order_id=order.id,
             user_id=order.user_id,
             channel_id=order.channel_id,
             credit=order.credit,
-            units=units,
+            units=state.balance.units_for(order.credit),
             gateway_trade_no=evidence.gateway_trade_no,
             source=evidence.source,
             created_at=now,
         )
         values = {attr.key: getattr(entry, attr.key) for attr in LedgerEntry.__mapper__.column_attrs if attr.key != "id"}
         entry.id = session.execute(insert(LedgerEntry.__table__).values(values)).inserted_primary_key[0]
+        credited_units = state.balance.credit(session, order.user_id, order.credit)
+        if credited_units != entry.units:
+            session.execute(update(LedgerEntry.__table__).where(LedgerEntry.__table__.c.id == entry.id)
+                            .values(units=credited_units))
+            entry.units = credited_units
         if evidence.notification_id is not None:
             _stamp(session, evidence.notification_id, order)
     return settled, entry
@@ -157,6 +158,22 @@ def _settled(order: Order, values: dict) -> Order:
     fresh = Order(**{attr.key: getattr(order, attr.key) for attr in Order.__mapper__.column_attrs} | values)
     fresh.channel = order.channel
     return fresh
+
+
+def _refused_by_constraint(state, make_session, order: Order, evidence: Evidence) -> Settlement:
+    """A unique index refused the settlement. Either the order was credited already (its ledger row
+    exists, though something moved its status back: restore it, credit nothing), or the gateway trade
+    number paid another order of this channel (an anomaly)."""
+    with transient_errors(), make_session() as session, session.begin():
+        credited = session.execute(select(LedgerEntry.id).where(LedgerEntry.order_id == order.id)).first()
+        if credited is not None:
+            session.execute(update(Order.__table__).where(Order.id == order.id, Order.status.in_(SETTLEABLE))
+                            .values(status=PAID))
+    if credited is not None:
+        log.warning("order %s had been credited already but was not marked paid; restored", order.trade_no)
+        return Settlement(ALREADY_SETTLED, _reload(make_session, order.id))
+    return _anomaly(state, make_session, order, evidence,
+                    f"gateway trade number {evidence.gateway_trade_no} already settled another order")
 
 
 def _explain_loss(state, make_session, order: Order, evidence: Evidence) -> Settlement:

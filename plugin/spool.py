@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import asdict
 from datetime import datetime
 
@@ -43,10 +44,23 @@ def keep(state, raw) -> str | None:
         return None
 
 
+CLAIM_TIMEOUT = 600  # seconds after which a claimed file whose drain died is put back
+
+
 def pending(state) -> list[str]:
+    """The spooled files waiting to be judged (claims left behind by a dead drain are put back first)."""
     directory = state.settings.spool_dir
     if not os.path.isdir(directory):
         return []
+    now = time.time()
+    for name in os.listdir(directory):
+        if name.endswith(".claimed"):
+            path = os.path.join(directory, name)
+            try:
+                if now - os.path.getmtime(path) > CLAIM_TIMEOUT:
+                    os.replace(path, path.rsplit(".", 2)[0])
+            except OSError:
+                pass
     return sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".json"))
 
 
@@ -62,16 +76,39 @@ def load(path: str):
 
 
 def drain(state) -> dict:
-    """Record and judge every spooled notification; returns counts by verdict (plus ``left``)."""
+    """Record and judge every spooled notification; returns counts by verdict (plus ``left`` when the
+    database is still down, ``unreadable`` for files set aside in ``quarantine/``).
+
+    Each file is claimed by an atomic rename first, so several drains at once never judge it twice.
+    """
     from .judge import receive
 
     counts: dict[str, int] = {}
     for path in pending(state):
+        claimed = f"{path}.{os.getpid()}-{secrets.token_hex(3)}.claimed"
         try:
-            answer = receive(state, load(path))
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            continue  # another drain took it
+        try:
+            raw = load(claimed)
+        except (OSError, ValueError, KeyError, TypeError):
+            _quarantine(claimed)
+            counts["unreadable"] = counts.get("unreadable", 0) + 1
+            continue
+        try:
+            answer = receive(state, raw)
         except TransientError:
-            counts["left"] = counts.get("left", 0) + len(pending(state))
+            os.replace(claimed, path)
+            counts["left"] = len(pending(state))
             break
-        os.remove(path)  # recorded: the delivery log has it now
+        os.remove(claimed)  # recorded: the delivery log has it now
         counts[answer.verdict] = counts.get(answer.verdict, 0) + 1
     return counts
+
+
+def _quarantine(path: str) -> None:
+    target = os.path.join(os.path.dirname(path), "quarantine")
+    os.makedirs(target, exist_ok=True)
+    os.replace(path, os.path.join(target, os.path.basename(path)))
+    log.error("spooled notification %s cannot be read; moved to %s", os.path.basename(path), target)

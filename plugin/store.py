@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .channels.base import Channel as ChannelImpl
-from .channels.base import ConfigInvalid
+from .channels.base import ConfigInvalid, GatewayError
 from .models import Channel, Order, Setting, utcnow
+from .vault import SecretsUnreadable
 
 #: Plugin-wide settings and their defaults.
 SETTING_DEFAULTS = {"enabled": True, "callback_domain": None}
@@ -51,13 +52,27 @@ def new_uuid() -> str:
     return _secrets.token_hex(8)
 
 
+class ChannelUnavailable(GatewayError):
+    """A channel whose stored config cannot be used now (its secrets were sealed with another key, or
+    its config no longer validates): nothing can be verified or asked until an operator fixes it."""
+
+    def __init__(self, message: str):
+        super().__init__(message, transient=False, code="channel_unavailable")
+
+
 def channel_impl(state, row: Channel) -> ChannelImpl:
-    """The channel object of a row, built once per revision (its parsed keys are cached with it)."""
+    """The channel object of a row, built once per revision (its parsed keys are cached with it).
+    Raises :class:`ChannelUnavailable` when the stored config cannot be used."""
 
     def build() -> ChannelImpl:
-        cls = state.channel_kinds[row.kind]
-        config = {**row.public_config(), **state.vault.open(row.secrets)}
-        return cls(config, http=state.http_for(row.uuid), timeout=state.settings.http_timeout)
+        cls = state.channel_kinds.get(row.kind)
+        if cls is None:
+            raise ChannelUnavailable(f"channel kind {row.kind!r} is not installed")
+        try:
+            config = {**row.public_config(), **state.vault.open(row.secrets)}
+            return cls(config, http=state.http_for(row.uuid), timeout=state.settings.http_timeout)
+        except (SecretsUnreadable, ConfigInvalid) as exc:
+            raise ChannelUnavailable(f"channel {row.name!r} cannot be used: {exc}") from exc
 
     return state.cached_channel(row.uuid, row.revision, build)
 

@@ -21,8 +21,10 @@ def test_panelpay_demo_serves_and_a_top_up_lands(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         started = time.monotonic()
-        line = demo.stdout.readline()
-        assert f"{base}/" in line, line
+        lines = []
+        while not any(f"{base}/" in line for line in lines):  # the URL is printed before serving starts
+            lines.append(demo.stdout.readline())
+            assert lines[-1] and len(lines) < 20, lines
         while True:
             try:
                 requests.get(f"{base}/login", timeout=1)

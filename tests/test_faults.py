@@ -182,3 +182,33 @@ def test_a_row_lock_held_elsewhere_makes_the_notification_wait_then_answer_503(m
     for _ in range(2):
         assert app.test_client().get(path).get_data(as_text=True) == "success"
     assert world.balance() == Decimal("4.00") and len(rows(database_url(backend), LedgerEntry)) == 1
+
+
+def test_spool_drains_once_however_many_drains_run_and_sets_unreadable_files_aside(make_app, sandbox, signer, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from panelpay.judge import Raw
+    from panelpay.models import utcnow
+
+    app = make_app(PANELPAY_SPOOL_DIR=str(tmp_path / "spool"))
+    world = World(app, sandbox, configs=("epay",))
+    state = world.state
+    uuid = world.channels["epay"]["uuid"]
+    orders = [world.order("epay", "2.00") for _ in range(6)]
+    for order in orders:
+        query = urlencode(signer.epay(order["trade_no"], order["total"])).encode()
+        spool.keep(state, Raw("epay", uuid, "GET", query, b"", "", "127.0.0.1", utcnow()))
+    (tmp_path / "spool" / "broken.json").write_text("{not json")
+
+    def drain():
+        with app.app_context():
+            return spool.drain(state)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: drain(), range(4)))
+    assert sum(r.get("accepted", 0) for r in results) == 6
+    assert sum(r.get("unreadable", 0) for r in results) == 1
+    assert spool.pending(state) == []
+    assert len(list((tmp_path / "spool" / "quarantine").iterdir())) == 1
+    assert world.balance() == Decimal("12.00")
+    assert len(world.notifications()) == 6

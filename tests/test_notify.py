@@ -282,3 +282,54 @@ def test_replay_of_a_recorded_notification_is_idempotent(world, signer):
         assert len(session.execute(sa.select(LedgerEntry)).scalars().all()) == 1
     assert [n.replay_of for n in world.notifications()] == [None, first.id, first.id]
     assert world.balance() == Decimal("10.00")
+
+
+def test_a_channel_whose_secrets_cannot_be_read_answers_503_and_keeps_the_notification(world, signer):
+    order = world.order("epay")
+    with world.app.app_context(), world.state.session() as session, session.begin():
+        session.execute(sa.text("UPDATE panelpay_channels SET secrets = 'gAAAAABnot-a-valid-token', "
+                                "revision = revision + 1 WHERE uuid = :u"), {"u": world.channels["epay"]["uuid"]})
+    response = deliver(world, "epay", signer.epay(order["trade_no"], order["total"]), "GET")
+    assert (response.status_code, response.get_data(as_text=True)) == (503, "fail")
+    logged = world.notifications()[-1]
+    assert logged.verdict == "error" and "cannot be used" in logged.outcome and world.balance() == 0
+
+
+def test_requests_to_paths_that_cannot_be_ours_are_logged_short_and_count_as_unknown(make_app, sandbox):
+    from tests.conftest import World
+
+    app = make_app(PANELPAY_METRICS_TOKEN="t")
+    world = World(app, sandbox, configs=("epay",))
+    client = app.test_client()
+    for i in range(3):
+        client.post(f"/payment/notify/kind{i}/whatever", data=b"a=" + b"x" * 30000,
+                    content_type="application/x-www-form-urlencoded")
+    logged = world.notifications()
+    assert len(logged) == 3 and all(len(n.body) == 1024 for n in logged)
+    metrics = client.get("/payment/metrics?token=t").get_data(as_text=True)
+    assert 'kind="unknown"' in metrics and "kind0" not in metrics
+
+
+def test_a_nul_byte_in_a_path_is_a_clear_answer_never_a_500(world, signer):
+    client = world.alice
+    for path in ("/payment/orders/a%00b", f"/payment/return/epay/{world.channels['epay']['uuid']}?out_trade_no=a%00b",
+                 "/payment/return/epay/a%00b", "/payment/notify/epay/a%00b", "/payment/api/orders/a%00b"):
+        assert client.get(path).status_code < 500, path
+    assert world.admin.get("/payment/admin/channels/a%00b").status_code < 500
+
+
+def test_a_replayed_notification_that_credits_is_marked_settled_by_replay(world, signer):
+    order = world.order("epay")
+    params = signer.epay(order["trade_no"], order["total"])
+    uuid = world.channels["epay"]["uuid"]
+    from sqlalchemy.exc import OperationalError
+
+    def database_down(order):
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection unexpectedly"))
+
+    world.state.on("settle:locked", database_down)
+    assert world.app.test_client().get(f"/payment/notify/epay/{uuid}?{urlencode(params)}").status_code == 503
+    world.state._hooks.clear()
+    first = world.notifications()[0]
+    assert world.admin.post(f"/payment/admin/api/notifications/{first.id}/replay").get_json()["verdict"] == "accepted"
+    assert world.order_row(order["trade_no"]).settled_by == "replay"

@@ -296,3 +296,30 @@ def test_two_reconcile_processes_at_once_credit_each_paid_order_once_and_query_e
     assert set(counts.values()) == {1}, {t: c for t, c in counts.items() if c != 1}
     assert live.ledger() == 250 and live.balance() == Decimal("250.00")
     assert {live.status({"trade_no": t}) for t in paid} == {"paid"}
+
+
+def test_a_payment_settled_while_reconcile_expires_the_order_stays_paid(live_factory):
+    live = live_factory(("epay_mapi",))
+    live.sandbox.behaviour.drop = True
+    order = live.order("epay_mapi", "10.00")
+    with live.app.app_context(), live.state.session() as session, session.begin():
+        session.execute(sa.update(Order).where(Order.trade_no == order["trade_no"])
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+    uuid = live.channels["epay_mapi"]["uuid"]
+    params = Signer(live.sandbox).epay(order["trade_no"], order["total"],
+                                       gateway_trade_no=live.row(order).gateway_trade_no)
+
+    def notification_arrives_meanwhile(claimed, report):
+        assert report.status.value in ("pending", "not_found")
+        answer = live.app.test_client().get(f"/payment/notify/epay/{uuid}?{urlencode(params)}")
+        assert answer.get_data(as_text=True) == "success"
+
+    live.state.on("reconcile:queried", notification_arrives_meanwhile)
+    summary = live.reconcile(expired_only=True)
+    live.state._hooks.clear()
+    assert summary.queried == 1
+    assert live.status(order) == "paid" and live.balance() == Decimal("10.00")
+    again = live.app.test_client().get(f"/payment/notify/epay/{uuid}?{urlencode(params)}")
+    assert again.get_data(as_text=True) == "success"
+    assert live.status(order) == "paid" and live.row(order).anomaly is None
+    assert live.balance() == Decimal("10.00") and live.ledger() == 1

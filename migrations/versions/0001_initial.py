@@ -79,7 +79,6 @@ def upgrade():
     op.create_table(
         "panelpay_notifications",
         sa.Column("id", BigId, nullable=False),
-        sa.Column("channel_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("channel_uuid", sa.String(64), nullable=False),
         sa.Column("method", sa.String(8), nullable=False),
@@ -98,7 +97,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name="pk_panelpay_notifications"),
     )
     op.create_index(
-        "ix_panelpay_notifications_channel_id_received_at", "panelpay_notifications", ["channel_id", "received_at"]
+        "ix_panelpay_notifications_channel_uuid_received_at", "panelpay_notifications",
+        ["channel_uuid", "received_at"],
     )
     op.create_index(
         "ix_panelpay_notifications_verdict_received_at", "panelpay_notifications", ["verdict", "received_at"]
@@ -141,7 +141,7 @@ def downgrade():
         "ix_panelpay_notifications_order_id",
         "ix_panelpay_notifications_trade_no",
         "ix_panelpay_notifications_verdict_received_at",
-        "ix_panelpay_notifications_channel_id_received_at",
+        "ix_panelpay_notifications_channel_uuid_received_at",
     ):
         op.drop_index(index, table_name="panelpay_notifications")
     op.drop_table("panelpay_notifications")

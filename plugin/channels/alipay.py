@@ -109,6 +109,10 @@ class AlipayChannel(Channel):
     def merchant_id(self) -> str:
         return self.config["app_id"]
 
+    @property
+    def offline_create(self) -> bool:
+        return self.config["product"] in ("page", "wap")
+
     def owns(self, report: Report) -> bool:
         """``app_id`` matches and, when a seller is configured, ``seller_id`` too."""
         seller = self.config["seller_id"]
@@ -234,7 +238,8 @@ def _clean_certs(errors: common.Errors, values: dict, app_key) -> tuple | None:
     three are filled and good, else None."""
     found = {}
     for field in _CERT_FIELDS:
-        found[field] = common.load(errors, field, values[field], keys.load_certificates, _HINTS[field])
+        loader = keys.load_root_bundle if field == "alipay_root_cert" else keys.load_certificates
+        found[field] = common.load(errors, field, values[field], loader, _HINTS[field])
     app_cert, alipay_cert = found["app_cert"], found["alipay_cert"]
     app_cert_key = common.load(errors, "app_cert", values["app_cert"] if app_cert else "",
                                keys.certificate_public_key, _HINTS["app_cert"])

@@ -113,8 +113,6 @@ class Channel:
 
     #: The kind in URLs, config and ``plugin.yaml`` (``epay``, ``alipay``).
     kind: ClassVar[str]
-    #: The body that tells this gateway a notification was taken (Alipay wants exactly ``success``).
-    success_body: ClassVar[str] = "success"
     #: Whether the browser return may settle on its own signed word (EPay's return carries
     #: ``trade_status``; Alipay's does not, so it always asks the gateway first).
     return_is_evidence: ClassVar[bool] = False
@@ -143,6 +141,12 @@ class Channel:
         """Whether a verified report names this channel's merchant (and seller, where configured)."""
         return report.merchant_id == self.merchant_id
 
+    @property
+    def offline_create(self) -> bool:
+        """Whether :meth:`create` only signs a form without calling the gateway, so it may be called again
+        to re-sign an order's payment form (EPay v2 refuses a timestamp older than 300 seconds)."""
+        return False
+
     def create(self, request: PayRequest) -> PaymentAction:
         """Prepare the payment of a new order; called once, after the order row is committed.
 
@@ -150,11 +154,6 @@ class Channel:
         refuses or cannot be reached. Must not settle anything, and must not reuse a trade number.
         """
         raise NotImplementedError
-
-    def trade_no_of(self, params: Mapping[str, str]) -> str | None:
-        """Our trade number as a notification states it, before verification: only for the delivery log."""
-        value = params.get("out_trade_no")
-        return value[:64] if value else None
 
     def verify_notification(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
         """Verify an asynchronous notification's signature and read it into a :class:`Report`.

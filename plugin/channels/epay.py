@@ -109,6 +109,10 @@ class EPayChannel(Channel):
     def merchant_id(self) -> str:
         return self.config["pid"]
 
+    @property
+    def offline_create(self) -> bool:
+        return self.config["api"] == "submit"
+
     # -- paying -------------------------------------------------------------------------------------
 
     def create(self, request: PayRequest) -> PaymentAction:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import doctor, spool
@@ -24,6 +26,10 @@ def _state():
 
 def _plain(body: str, status: int) -> Response:
     return Response(body, status=status, mimetype="text/plain")
+
+
+#: The shape of the uuids PanelPay gives channels (:func:`panelpay.store.new_uuid`).
+CHANNEL_UUID = re.compile(r"[0-9a-f]{16}")
 
 
 def _printable(segment: str) -> str:
@@ -51,12 +57,16 @@ def notify_blueprint() -> Blueprint:
             body = request.get_data(cache=False)
         except RequestEntityTooLarge:
             return _plain("fail", 413)
+        # A path that cannot be one of our channels keeps only the start of what it carried: the delivery
+        # log records it without letting anyone store 128 KB per request at an arbitrary URL.
+        ours = kind in state.channel_kinds and CHANNEL_UUID.fullmatch(uuid) is not None
+        keep = None if ours else 1024
         raw = Raw(
             kind=_printable(kind),
             channel_uuid=_printable(uuid),
             method=request.method,
-            query_string=request.query_string,
-            body=body,
+            query_string=request.query_string[:keep],
+            body=body[:keep],
             content_type=request.content_type or "",
             source_ip=request.remote_addr or "",
             received_at=utcnow(),
@@ -82,7 +92,7 @@ def notify_blueprint() -> Blueprint:
             impl = channel_impl(state, channel)
             report = impl.verify_return(params, received_at=raw.received_at)
             order = load_order(state, report.trade_no)
-        except (InvalidNotification, NotFound, TransientError):
+        except (InvalidNotification, NotFound, TransientError, GatewayError, DataError):
             # A cancelled payment comes back unsigned, and a return proves nothing by itself anyway: show the
             # order (its page asks the gateway), or the checkout when the order cannot be told.
             trade_no = request.args.get("out_trade_no", "")
@@ -91,13 +101,14 @@ def notify_blueprint() -> Blueprint:
             return redirect(url_for("panelpay_pages.checkout"))
         if order.channel_id == channel.id and impl.owns(report):
             try:
-                sync_order(state, order, source="return")
-            except GatewayError as exc:
-                log.info("return for %s: gateway query failed (%s)", order.trade_no, exc)
-                if impl.return_is_evidence and report.status is PaymentStatus.PAID and report.amount is not None:
-                    settle(order, Evidence("return", report.amount, report.gateway_trade_no))
+                try:
+                    sync_order(state, order, source="return")
+                except GatewayError as exc:
+                    log.info("return for %s: gateway query failed (%s)", order.trade_no, exc)
+                    if impl.return_is_evidence and report.status is PaymentStatus.PAID and report.amount is not None:
+                        settle(order, Evidence("return", report.amount, report.gateway_trade_no))
             except TransientError:
-                pass
+                pass  # the order page shows the real status; the notification or reconcile will settle it
         return redirect(url_for("panelpay_pages.order_page", trade_no=order.trade_no))
 
     return bp

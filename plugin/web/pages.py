@@ -9,20 +9,21 @@ Every view runs in PanelPay's locale (:func:`panelpay.i18n.localized`) and exten
 """
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import segno
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from markupsafe import Markup
+from sqlalchemy.exc import DataError
 
 from .. import callback
 from ..channels.base import ConfigInvalid
+from ..db import TransientError
 from ..i18n import (LEVEL_LABELS, STATUS_LABELS, VERDICT_LABELS, gettext as _, html_lang, init_babel, js_strings,
                     localized, page_locale)
 from ..models import PENDING, utcnow
 from ..money import format_money
-from ..orders import load_order
+from ..orders import current_payment, load_order
 from ..store import NotFound, clean_channel_config, delete_channel, get_channel, get_settings, list_channels, \
     masked_config, put_settings, save_channel
 from . import forms
@@ -41,6 +42,20 @@ def pages_blueprint() -> Blueprint:
     bp.context_processor(_page_context)
     _user_pages(bp)
     _admin_pages(bp)
+
+    @bp.errorhandler(DataError)
+    @localized
+    def unusable(exc):
+        return _render("panelpay/message.html", 400, title=_("Not a valid address"),
+                       message=_("This address holds characters that cannot be used."))
+
+    @bp.errorhandler(TransientError)
+    @localized
+    def unavailable(exc):
+        return _render("panelpay/message.html", 503, title=_("Temporarily unavailable"),
+                       message=_("The database cannot be reached right now. Your payments are safe; "
+                                 "please try again in a moment."))
+
     return bp
 
 
@@ -144,7 +159,7 @@ def _user_pages(bp: Blueprint) -> None:
         except NotFound:
             return _render("panelpay/message.html", 404, title=_("Order not found"),
                            message=_("There is no such order among your top-ups."))
-        pay = json.loads(order.pay or "{}") or {}
+        pay = current_payment(state(), order)
         pending = order.status == PENDING
         qr = pay.get("qr_code") if pending and pay.get("method") == "qrcode" else None
         data = {

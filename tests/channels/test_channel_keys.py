@@ -70,3 +70,14 @@ def test_root_cert_sn_of_only_ecdsa_roots_is_refused():
 
 def test_certificate_public_key(alipay_certs, rsa_keys):
     assert keys.same_key(rsa_keys["alipay"], keys.certificate_public_key(alipay_certs["alipay_pem"]))
+
+
+def test_alipay_real_root_file_gives_the_published_root_cert_sn():
+    """Alipay's production ``alipayRootCert.crt`` (a public file; it holds roots that ``cryptography``
+    cannot read, which must be skipped) gives the SN the SDKs publish for it."""
+    from pathlib import Path
+
+    from panelpay import keys
+
+    text = (Path(__file__).parent / "data" / "alipayRootCert.crt").read_text()
+    assert keys.root_cert_sn(text) == "687b59193f3f462dd5336e5abf83c5d8_02941eef3187dddf3d3b83462e1dfcf6"
