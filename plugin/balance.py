@@ -15,7 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .money import to_units
@@ -41,27 +42,32 @@ class BalanceColumn:
         if units_per_yuan is not None and Decimal(units_per_yuan) <= 0:
             raise ValueError("units_per_yuan must be positive")
         self.units_per_yuan = units_per_yuan
+        self._python_type = self._id_type()
+        # Built once: the settle transaction only binds the user and the amount.
+        self._statement = (
+            update(self.table)
+            .where(self.id_column == bindparam("user_key", type_=self.id_column.type))
+            .values({self.column: self.column + bindparam("amount", type_=self.column.type)})
+        )
 
-    def user_key(self, user_id: str) -> Any:
-        """The host's user id in its own type (orders store it as a string)."""
+    def _id_type(self):
         try:
             python_type = self.id_column.type.python_type
         except NotImplementedError:
-            return user_id
-        return python_type(user_id) if python_type in (int, str) else user_id
+            return None
+        return python_type if python_type in (int, str) else None
+
+    def user_key(self, user_id: str) -> Any:
+        """The host's user id in its own type (orders store it as a string)."""
+        return self._python_type(user_id) if self._python_type else user_id
 
     def units_for(self, credit: Decimal) -> int | None:
         return None if self.units_per_yuan is None else to_units(credit, self.units_per_yuan)
 
-    def credit(self, session: Session, user_id: str, credit: Decimal) -> int | None:
+    def credit(self, connection: Connection, user_id: str, credit: Decimal) -> int | None:
         units = self.units_for(credit)
         amount = credit if units is None else units
-        result = session.execute(
-            update(self.table)
-            .where(self.id_column == self.user_key(user_id))
-            .values({self.column: self.column + amount})
-            .execution_options(synchronize_session=False)
-        )
+        result = connection.execute(self._statement, {"user_key": self.user_key(user_id), "amount": amount})
         if result.rowcount != 1:
             raise UserNotFound(f"user {user_id} not found in {self.table.name}")
         return units
@@ -77,8 +83,12 @@ class BalanceCallable:
         """Unknown until the host's function says (it returns the units it credited)."""
         return None
 
-    def credit(self, session: Session, user_id: str, credit: Decimal) -> int | None:
-        return self.fn(session, user_id, credit)
+    def credit(self, connection: Connection, user_id: str, credit: Decimal) -> int | None:
+        # The host's function gets a Session joined to PanelPay's transaction (it commits nothing).
+        with Session(bind=connection, join_transaction_mode="rollback_only") as session:
+            units = self.fn(session, user_id, credit)
+            session.flush()
+        return units
 
 
 def as_adapter(balance: Any) -> BalanceColumn | BalanceCallable:

@@ -4,10 +4,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 #: Error codes meaning "the transaction lost a race; run it again": PostgreSQL serialization failure and
 #: deadlock, MySQL/MariaDB deadlock.
@@ -30,24 +29,24 @@ def is_retryable(exc: BaseException) -> bool:
     return bool(args) and args[0] in _RETRYABLE_MYSQL
 
 
-def set_lock_timeout(session: Session, seconds: int) -> None:
+def set_lock_timeout(connection: Connection, seconds: int) -> None:
     """Bound how long this transaction waits for a row lock before failing (and answering 503).
 
     PostgreSQL: ``SET LOCAL`` scopes it to the transaction. MySQL/MariaDB and SQLite: the connection's
     setting (``innodb_lock_wait_timeout``, ``busy_timeout``) is set once per pooled connection.
     """
-    name = session.get_bind().dialect.name
+    name = connection.dialect.name
     if name == "postgresql":
-        session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds)}s'"))
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(seconds)}s'")
         return
     statement = {"mysql": f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}",
                  "mariadb": f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}",
                  "sqlite": f"PRAGMA busy_timeout = {int(seconds) * 1000}"}.get(name)
     if statement is None:
         return
-    info = session.connection().connection.info
+    info = connection.connection.info
     if info.get("panelpay_lock_timeout") != seconds:
-        session.execute(text(statement))
+        connection.exec_driver_sql(statement)
         info["panelpay_lock_timeout"] = seconds
 
 

@@ -15,10 +15,11 @@ import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DataError
 
 from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
@@ -145,31 +146,45 @@ def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
     return replace(answer, notification_id=notification_id)
 
 
+@lru_cache(maxsize=None)
+def _statements() -> dict:
+    """The delivery log's statements, built once (the hot path only binds parameters)."""
+    log_table, orders, channels = Notification.__table__, Order.__table__, Channel.__table__
+    return {
+        "record": insert(log_table),
+        "order": select(orders, channels).join(channels, channels.c.id == orders.c.channel_id)
+        .where(orders.c.trade_no == bindparam("trade_no")),
+        "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id")).values(
+            verdict=bindparam("verdict"), outcome=bindparam("outcome"), answer_status=bindparam("answer_status"),
+            answer_body=bindparam("answer_body"), order_id=bindparam("order_id")),
+    }
+
+
 def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None) -> tuple[int, Order | None]:
     """Insert the raw request into the delivery log and commit; in the same round, look up the order it
     names. Raises :class:`TransientError` if the database cannot take it."""
-    with transient_errors(), state.session() as session, session.begin():
-        notification_id = session.execute(
-            insert(Notification.__table__).values(
-                kind=raw.kind[:16],
-                channel_uuid=raw.channel_uuid[:64],
-                method=raw.method[:8],
-                query_string=raw.query_string,
-                body=raw.body,
-                content_type=raw.content_type[:128],
-                source_ip=raw.source_ip[:64],
-                received_at=raw.received_at,
-                trade_no=trade_no,
-                verdict="received",
-                outcome="",
-                answer_body="",
-                replay_of=replay_of,
-            )
-        ).inserted_primary_key[0]
-        order = None
-        if trade_no is not None:
-            order = session.execute(select(Order).where(Order.trade_no == trade_no)).scalar_one_or_none()
-    return notification_id, order
+    statements = _statements()
+    with transient_errors(), state.engine.begin() as connection:
+        notification_id = connection.execute(statements["record"], {
+            "kind": raw.kind[:16], "channel_uuid": raw.channel_uuid[:64], "method": raw.method[:8],
+            "query_string": raw.query_string, "body": raw.body, "content_type": raw.content_type[:128],
+            "source_ip": raw.source_ip[:64], "received_at": raw.received_at, "trade_no": trade_no,
+            "verdict": "received", "outcome": "", "answer_body": "", "replay_of": replay_of,
+        }).inserted_primary_key[0]
+        row = connection.execute(statements["order"], {"trade_no": trade_no}).first() if trade_no else None
+    return notification_id, (_order_of(row) if row is not None else None)
+
+
+_ORDER_COLUMNS = tuple(Order.__table__.columns)
+_CHANNEL_COLUMNS = tuple(Channel.__table__.columns)
+
+
+def _order_of(row) -> Order:
+    """The Order (with its Channel) of a joined row, without an ORM query."""
+    values = tuple(row)
+    order = Order(**{c.key: v for c, v in zip(_ORDER_COLUMNS, values)})
+    order.channel = Channel(**{c.key: v for c, v in zip(_CHANNEL_COLUMNS, values[len(_ORDER_COLUMNS):])})
+    return order
 
 
 def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | None, notification_id: int,
@@ -231,11 +246,8 @@ def _find_channel(state, uuid: str) -> Channel | None:
 def _stamp(state, notification_id: int, answer: Answer, order_id: int | None) -> None:
     try:
         with transient_errors(), state.engine.begin() as connection:
-            connection.execute(
-                update(Notification)
-                .where(Notification.id == notification_id)
-                .values(verdict=answer.verdict, outcome=answer.outcome[:255], answer_status=answer.status,
-                        answer_body=answer.body, order_id=order_id)
-            )
+            connection.execute(_statements()["stamp"], {
+                "notification_id": notification_id, "verdict": answer.verdict, "outcome": answer.outcome[:255],
+                "answer_status": answer.status, "answer_body": answer.body, "order_id": order_id})
     except TransientError:
         log.warning("notification %s: could not record its verdict (%s)", notification_id, answer.verdict)

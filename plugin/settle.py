@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import case, insert, or_, select, true, update
+from sqlalchemy import String, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from .balance import UserNotFound
 from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
@@ -63,19 +63,18 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
     after rolling everything back: nothing of the order, ledger or balance changed, so retrying is safe.
     """
     state = current_app.extensions["panelpay"].state
-    make_session = state.session
     if evidence.amount != order.total:
         reason = f"paid {evidence.amount:.2f}, order total {order.total:.2f}"
-        return _anomaly(state, make_session, order, evidence, f"amount mismatch: {reason}")
+        return _anomaly(state, order, evidence, f"amount mismatch: {reason}")
     for attempt in range(_ATTEMPTS):
         try:
             with transient_errors():
-                won, entry = _apply(state, make_session, order, evidence)
+                won, entry = _apply(state, order, evidence)
             break
         except IntegrityError:
-            return _refused_by_constraint(state, make_session, order, evidence)
+            return _refused_by_constraint(state, order, evidence)
         except UserNotFound as exc:
-            return _anomaly(state, make_session, order, evidence, str(exc))
+            return _anomaly(state, order, evidence, str(exc))
         except TransientError as exc:
             if attempt + 1 < _ATTEMPTS and is_retryable(exc.__cause__):
                 continue
@@ -88,68 +87,84 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
             emit(payment_paid_late, app, order=fresh)
         state.metrics.credit(fresh)
         return Settlement(CREDITED, fresh)
-    return _explain_loss(state, make_session, _reload(make_session, order.id), evidence)
+    return _explain_loss(state, _reload(state, order.id), evidence)
 
 
-def _apply(state, make_session, order: Order, evidence: Evidence) -> tuple[dict | None, LedgerEntry | None]:
+@lru_cache(maxsize=None)
+def _statements(returning: bool) -> dict:
+    """The settle transaction's statements, built once: the hot path only binds parameters (building a
+    statement costs more Python than executing it)."""
+    orders, ledger, log_table = Order.__table__, LedgerEntry.__table__, Notification.__table__
+    now = bindparam("now", type_=orders.c.paid_at.type)
+    gateway_trade_no = bindparam("gateway_trade_no", type_=String(64))
+    win = (
+        update(orders)
+        .where(
+            orders.c.id == bindparam("order_id"),
+            orders.c.status.in_(SETTLEABLE),
+            or_(gateway_trade_no.is_(None), orders.c.gateway_trade_no.is_(None),
+                orders.c.gateway_trade_no == gateway_trade_no),
+        )
+        # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late must read
+        # the old status, so it comes first.
+        .ordered_values(
+            (orders.c.paid_late, case((orders.c.status != PENDING, True), (orders.c.expires_at < now, True),
+                                      else_=False)),
+            (orders.c.status, PAID),
+            (orders.c.paid_at, now),
+            (orders.c.settled_by, bindparam("source")),
+            (orders.c.gateway_trade_no, func.coalesce(gateway_trade_no, orders.c.gateway_trade_no)),
+            (orders.c.lease_until, None),
+        )
+    )
+    read_back = select(orders.c.paid_late, orders.c.gateway_trade_no).where(orders.c.id == bindparam("order_id"))
+    return {
+        "win": win.returning(orders.c.paid_late, orders.c.gateway_trade_no) if returning else win,
+        "read_back": read_back,
+        "ledger": insert(ledger),
+        "ledger_units": update(ledger).where(ledger.c.id == bindparam("entry_id")).values(units=bindparam("units")),
+        "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id")).values(
+            order_id=bindparam("stamp_order_id"), trade_no=bindparam("trade_no"), verdict="accepted",
+            outcome="credited", answer_status=200, answer_body="success"),
+    }
+
+
+def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, LedgerEntry | None]:
     """The transaction itself. Returns the settled order's new column values if this call won the order
     (None if another already had), and its ledger entry."""
     now = utcnow()
-    with make_session() as session, session.begin():
-        set_lock_timeout(session, state.settings.lock_timeout)
-        returning = session.get_bind().dialect.update_returning
-        orders = Order.__table__  # Core statements: the ORM's bulk-update machinery costs more than the SQL
-        statement = (
-            update(orders)
-            .where(
-                Order.id == order.id,
-                Order.status.in_(SETTLEABLE),
-                or_(Order.gateway_trade_no.is_(None), Order.gateway_trade_no == evidence.gateway_trade_no)
-                if evidence.gateway_trade_no
-                else true(),
-            )
-            # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late must
-            # read the old status, so it comes first.
-            .ordered_values(
-                (orders.c.paid_late, case((Order.status != PENDING, True), (Order.expires_at < now, True), else_=False)),
-                (orders.c.status, PAID),
-                (orders.c.paid_at, now),
-                (orders.c.settled_by, evidence.source),
-                (orders.c.gateway_trade_no, evidence.gateway_trade_no or Order.gateway_trade_no),
-                (orders.c.lease_until, None),
-            )
-        )
+    with state.engine.begin() as connection:
+        set_lock_timeout(connection, state.settings.lock_timeout)
+        returning = connection.dialect.update_returning
+        statements = _statements(returning)
+        params = {"order_id": order.id, "now": now, "source": evidence.source,
+                  "gateway_trade_no": evidence.gateway_trade_no}
         if returning:
-            row = session.execute(statement.returning(orders.c.paid_late, orders.c.gateway_trade_no)).first()
-            if row is None:
-                return None, None
+            row = connection.execute(statements["win"], params).first()
         else:
-            if session.execute(statement).rowcount != 1:
-                return None, None
-            row = session.execute(select(Order.paid_late, Order.gateway_trade_no).where(Order.id == order.id)).first()
+            won = connection.execute(statements["win"], params).rowcount == 1
+            row = connection.execute(statements["read_back"], params).first() if won else None
+        if row is None:
+            return None, None
         settled = {"status": PAID, "paid_at": now, "settled_by": evidence.source, "lease_until": None,
                    "paid_late": bool(row.paid_late), "gateway_trade_no": row.gateway_trade_no}
         state.testing_hook("settle:locked", order)
         # The ledger row first: its unique order_id refuses a second credit before the host is touched.
-        entry = LedgerEntry(
-            order_id=order.id,
-            user_id=order.user_id,
-            channel_id=order.channel_id,
-            credit=order.credit,
-            units=state.balance.units_for(order.credit),
-            gateway_trade_no=evidence.gateway_trade_no,
-            source=evidence.source,
-            created_at=now,
-        )
-        values = {attr.key: getattr(entry, attr.key) for attr in LedgerEntry.__mapper__.column_attrs if attr.key != "id"}
-        entry.id = session.execute(insert(LedgerEntry.__table__).values(values)).inserted_primary_key[0]
-        credited_units = state.balance.credit(session, order.user_id, order.credit)
+        entry = LedgerEntry(order_id=order.id, user_id=order.user_id, channel_id=order.channel_id,
+                            credit=order.credit, units=state.balance.units_for(order.credit),
+                            gateway_trade_no=evidence.gateway_trade_no, source=evidence.source, created_at=now)
+        entry.id = connection.execute(statements["ledger"], {
+            "order_id": entry.order_id, "user_id": entry.user_id, "channel_id": entry.channel_id,
+            "credit": entry.credit, "units": entry.units, "gateway_trade_no": entry.gateway_trade_no,
+            "source": entry.source, "created_at": now,
+        }).inserted_primary_key[0]
+        credited_units = state.balance.credit(connection, order.user_id, order.credit)
         if credited_units != entry.units:
-            session.execute(update(LedgerEntry.__table__).where(LedgerEntry.__table__.c.id == entry.id)
-                            .values(units=credited_units))
+            connection.execute(statements["ledger_units"], {"entry_id": entry.id, "units": credited_units})
             entry.units = credited_units
         if evidence.notification_id is not None:
-            _stamp(session, evidence.notification_id, order)
+            connection.execute(statements["stamp"], {"notification_id": evidence.notification_id,
+                                                     "stamp_order_id": order.id, "trade_no": order.trade_no})
     return settled, entry
 
 
@@ -160,41 +175,42 @@ def _settled(order: Order, values: dict) -> Order:
     return fresh
 
 
-def _refused_by_constraint(state, make_session, order: Order, evidence: Evidence) -> Settlement:
+def _refused_by_constraint(state, order: Order, evidence: Evidence) -> Settlement:
     """A unique index refused the settlement. Either the order was credited already (its ledger row
     exists, though something moved its status back: restore it, credit nothing), or the gateway trade
     number paid another order of this channel (an anomaly)."""
-    with transient_errors(), make_session() as session, session.begin():
+    with transient_errors(), state.session() as session, session.begin():
         credited = session.execute(select(LedgerEntry.id).where(LedgerEntry.order_id == order.id)).first()
         if credited is not None:
             session.execute(update(Order.__table__).where(Order.id == order.id, Order.status.in_(SETTLEABLE))
                             .values(status=PAID))
     if credited is not None:
         log.warning("order %s had been credited already but was not marked paid; restored", order.trade_no)
-        return Settlement(ALREADY_SETTLED, _reload(make_session, order.id))
-    return _anomaly(state, make_session, order, evidence,
+        return Settlement(ALREADY_SETTLED, _reload(state, order.id))
+    return _anomaly(state, order, evidence,
                     f"gateway trade number {evidence.gateway_trade_no} already settled another order")
 
 
-def _explain_loss(state, make_session, order: Order, evidence: Evidence) -> Settlement:
+def _explain_loss(state, order: Order, evidence: Evidence) -> Settlement:
     """The conditional update matched nothing: say why, from the order as it is now."""
     if order.status == PAID:
         if evidence.gateway_trade_no and order.gateway_trade_no and evidence.gateway_trade_no != order.gateway_trade_no:
             return _anomaly(
-                state, make_session, order, evidence,
+                state, order, evidence,
                 f"second payment {evidence.gateway_trade_no} for an order already paid by {order.gateway_trade_no}",
             )
         return Settlement(ALREADY_SETTLED, order)
     if order.status == ANOMALY:
         return Settlement(ANOMALOUS, order, order.anomaly or "order is flagged as an anomaly")
     return _anomaly(
-        state, make_session, order, evidence,
+        state, order, evidence,
         f"gateway trade number {evidence.gateway_trade_no} differs from {order.gateway_trade_no} issued at creation",
     )
 
 
-def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str) -> Settlement:
-    with transient_errors(), make_session() as session, session.begin():
+def _anomaly(state, order: Order, evidence: Evidence, reason: str) -> Settlement:
+    """Flag the order (an unpaid one becomes ``anomaly``; a paid one keeps its status), credit nothing."""
+    with transient_errors(), state.session() as session, session.begin():
         session.execute(
             update(Order)
             .where(Order.id == order.id)
@@ -204,7 +220,7 @@ def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str)
             )
             .execution_options(synchronize_session=False)
         )
-    fresh = _reload(make_session, order.id)
+    fresh = _reload(state, order.id)
     log.warning("payment anomaly on order %s: %s", order.trade_no, reason)
     emit(
         payment_anomaly, current_app._get_current_object(),
@@ -214,17 +230,6 @@ def _anomaly(state, make_session, order: Order, evidence: Evidence, reason: str)
     return Settlement(ANOMALOUS, fresh, reason)
 
 
-def _stamp(session: Session, notification_id: int, order: Order) -> None:
-    """The delivery-log verdict of the notification that won, in the same transaction as the credit."""
-    log_table = Notification.__table__
-    session.execute(
-        update(log_table)
-        .where(log_table.c.id == notification_id)
-        .values(order_id=order.id, trade_no=order.trade_no, verdict="accepted", outcome="credited",
-                answer_status=200, answer_body="success")
-    )
-
-
-def _reload(make_session, order_id: int) -> Order:
-    with transient_errors(), make_session() as session:
+def _reload(state, order_id: int) -> Order:
+    with transient_errors(), state.session() as session:
         return session.execute(select(Order).where(Order.id == order_id)).scalar_one()
