@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 from . import spool
 from .channels.base import GatewayError, PaymentStatus
 from .db import TransientError, transient_errors
-from .models import CLOSED, EXPIRED, PAID, PENDING, Channel, Notification, Order, utcnow
+from .models import CLOSED, EXPIRED, PENDING, Channel, Notification, Order, utcnow
 from .orders import settle_report
 from .settle import CREDITED
 from .signals import channel_silent, emit
@@ -111,9 +111,10 @@ def _claim(state, started, *, expired_only: bool) -> list[int]:
         return ids
 
 
-def _release(state, order_id: int) -> None:
+def _release(state, order_ids: list[int]) -> None:
+    """End this run's claim on a batch (in one statement; settled and expired rows are already free)."""
     with transient_errors(), state.session() as session, session.begin():
-        session.execute(update(Order).where(Order.id == order_id).values(lease_until=None)
+        session.execute(update(Order).where(Order.id.in_(order_ids)).values(lease_until=None)
                         .execution_options(synchronize_session=False))
 
 
@@ -134,17 +135,11 @@ def _query(state, order: Order, limits: dict) -> object:
 
 
 def _handle(state, order: Order, limits: dict) -> str:
-    """Query, settle or expire one claimed order; returns paid, pending or expired (GatewayError: error)."""
-    try:
-        impl, report = _query(state, order, limits)
-        state.testing_hook("reconcile:queried", order, report)
-        settlement = settle_report(order, impl, report, "reconcile")
-    except GatewayError:
-        _release(state, order.id)
-        raise
+    """Query, settle or expire one claimed order; returns paid, pending or expired. Raises GatewayError."""
+    impl, report = _query(state, order, limits)
+    state.testing_hook("reconcile:queried", order, report)
+    settlement = settle_report(order, impl, report, "reconcile")
     if settlement is not None:
-        if settlement.outcome != CREDITED and settlement.order.status != PAID:
-            _release(state, order.id)
         return "paid" if settlement.outcome == CREDITED else "pending"
     if order.status == PENDING and order.expires_at < utcnow():
         if report.status in (PaymentStatus.PENDING, PaymentStatus.NOT_FOUND):
@@ -154,7 +149,6 @@ def _handle(state, order: Order, limits: dict) -> str:
                 log.info("could not close %s at the gateway: %s", order.trade_no, exc)
         _expire(state, order.id, CLOSED if report.status is PaymentStatus.CLOSED else EXPIRED)
         return "expired"
-    _release(state, order.id)
     return "pending"
 
 
@@ -175,31 +169,32 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
     limits: dict = {}
     credited_by_channel: Counter = Counter()
 
-    def work(order_id: int) -> tuple[str, Order | None, str | None]:
-        order = None
+    def work(order: Order) -> tuple[str, Order, str | None]:
         with app.app_context():
             try:
-                with transient_errors(), state.session() as session:
-                    order = session.get(Order, order_id)
                 return _handle(state, order, limits), order, None
             except GatewayError as exc:
                 return "error", order, str(exc)
             except TransientError as exc:
-                return "error", None, f"database: {exc}"
+                return "error", order, f"database: {exc}"
 
     with ThreadPoolExecutor(max_workers=state.settings.reconcile_concurrency) as pool:
         while True:
             ids = _claim(state, started, expired_only=expired_only)
             if not ids:
                 break
-            for outcome, order, error in pool.map(work, ids):
+            with transient_errors(), state.session() as session:
+                orders = session.execute(select(Order).where(Order.id.in_(ids))).scalars().all()
+            results = list(pool.map(work, orders))
+            _release(state, ids)
+            for outcome, order, error in results:
                 summary.queried += 1
                 counter = "errors" if outcome == "error" else outcome
                 setattr(summary, counter, getattr(summary, counter) + 1)
                 state.metrics.reconcile.labels(outcome).inc()
                 if outcome == "paid":
                     credited_by_channel[order.channel.uuid] += 1
-                if error and order is not None:
+                if error:
                     summary.gateway_errors[order.channel.uuid] = error
                 if progress:
                     progress(1)

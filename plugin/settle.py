@@ -124,8 +124,8 @@ def _statements(returning: bool) -> dict:
         "ledger": insert(ledger),
         "ledger_units": update(ledger).where(ledger.c.id == bindparam("entry_id")).values(units=bindparam("units")),
         "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id")).values(
-            order_id=bindparam("stamp_order_id"), trade_no=bindparam("trade_no"), verdict="accepted",
-            outcome="credited", answer_status=200, answer_body="success"),
+            order_id=bindparam("stamp_order_id"), verdict="accepted", outcome="credited", answer_status=200,
+            answer_body="success"),
     }
 
 
@@ -164,7 +164,7 @@ def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, Ledger
             entry.units = credited_units
         if evidence.notification_id is not None:
             connection.execute(statements["stamp"], {"notification_id": evidence.notification_id,
-                                                     "stamp_order_id": order.id, "trade_no": order.trade_no})
+                                                     "stamp_order_id": order.id})
     return settled, entry
 
 

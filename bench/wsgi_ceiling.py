@@ -1,0 +1,167 @@
+"""WSGI entry for gunicorn: the ceiling. A bare Flask app that does only what crediting a notification
+needs, on its own copy of the tables (``bench_ceiling_*``):
+
+1. the same signature check as PanelPay, with PanelPay's primitives: EPay MD5 (``epay_md5_valid``) or
+   Alipay RSA2 (``rsa_valid(alipay_notify_content(params), sign, key)`` with the public key parsed once);
+2. merchant and status check;
+3. one transaction: a conditional UPDATE of the order (pending -> paid, amount equal) RETURNING the
+   user and credit, and one balance UPDATE; commit; answer ``success``.
+
+No delivery log, no ledger row, no signals, no metrics: that difference is what the benchmark prices.
+
+The same app also serves ``/floor/notify/<kind>``, the *design floor*: the least that PanelPay's design
+(DESIGN.md, "The flow of a notification") asks for, written the cheapest way, on ``bench_floor_*`` tables:
+the raw request INSERTed into a delivery log with PanelPay's indexes and committed first; then the same
+verification; then one transaction with the conditional UPDATE, the balance UPDATE, a ledger INSERT
+(unique per order) and the delivery-log verdict UPDATE. It tells how much of PanelPay's distance to the
+ceiling the design itself costs, and how much is the implementation.
+
+``BENCH_CEILING_DB_URL``: the database; ``BENCH_INSTANCE``: the instance folder holding the sandbox keys.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from flask import Flask, Response, request
+
+from panelpay import keys
+from panelpay.sandbox import Sandbox
+from panelpay.signing import alipay_notify_content, epay_md5_valid, rsa_valid
+
+
+def schema(prefix: str) -> tuple[str, ...]:
+    """The orders and users tables of ``prefix`` (``bench_ceiling`` or ``bench_floor``); the floor also
+    gets a delivery log and a ledger shaped and indexed like PanelPay's."""
+    ddl = (
+        f"""CREATE TABLE IF NOT EXISTS {prefix}_users (
+            id INTEGER PRIMARY KEY, balance NUMERIC(14, 2) NOT NULL DEFAULT 0)""",
+        f"""CREATE TABLE IF NOT EXISTS {prefix}_orders (
+            id BIGSERIAL PRIMARY KEY, trade_no VARCHAR(32) NOT NULL UNIQUE, user_id INTEGER NOT NULL,
+            total NUMERIC(14, 2) NOT NULL, credit NUMERIC(14, 2) NOT NULL, status VARCHAR(16) NOT NULL)""",
+    )
+    if prefix != "bench_floor":
+        return ddl
+    return ddl + (
+        """CREATE TABLE IF NOT EXISTS bench_floor_log (
+            id BIGSERIAL PRIMARY KEY, kind VARCHAR(16) NOT NULL, channel_uuid VARCHAR(64) NOT NULL,
+            method VARCHAR(8) NOT NULL, query_string BYTEA NOT NULL, body BYTEA NOT NULL,
+            content_type VARCHAR(128) NOT NULL, source_ip VARCHAR(64) NOT NULL, received_at TIMESTAMP NOT NULL,
+            trade_no VARCHAR(64), order_id BIGINT, verdict VARCHAR(16) NOT NULL, outcome VARCHAR(255) NOT NULL,
+            answer_status INTEGER, answer_body VARCHAR(16) NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS bench_floor_log_channel ON bench_floor_log (channel_uuid, received_at)",
+        "CREATE INDEX IF NOT EXISTS bench_floor_log_verdict ON bench_floor_log (verdict, received_at)",
+        "CREATE INDEX IF NOT EXISTS bench_floor_log_trade_no ON bench_floor_log (trade_no)",
+        "CREATE INDEX IF NOT EXISTS bench_floor_log_order_id ON bench_floor_log (order_id)",
+        """CREATE TABLE IF NOT EXISTS bench_floor_ledger (
+            id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL UNIQUE, user_id INTEGER NOT NULL,
+            credit NUMERIC(14, 2) NOT NULL, source VARCHAR(16) NOT NULL, created_at TIMESTAMP NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS bench_floor_ledger_user ON bench_floor_ledger (user_id)",
+    )
+
+
+SCHEMA = schema("bench_ceiling") + schema("bench_floor")
+
+
+def _settle(prefix: str):
+    return sa.text(f"UPDATE {prefix}_orders SET status = 'paid' WHERE trade_no = :trade_no AND status = 'pending' "
+                   "AND total = :total RETURNING id, user_id, credit")
+
+
+def _credit(prefix: str):
+    return sa.text(f"UPDATE {prefix}_users SET balance = balance + :credit WHERE id = :user_id")
+
+
+LOG = sa.text("INSERT INTO bench_floor_log (kind, channel_uuid, method, query_string, body, content_type, source_ip, "
+              "received_at, trade_no, verdict, outcome, answer_body) VALUES (:kind, '', :method, :query, :body, "
+              ":ctype, :ip, :at, :trade_no, 'received', '', '') RETURNING id")
+LEDGER = sa.text("INSERT INTO bench_floor_ledger (order_id, user_id, credit, source, created_at) "
+                 "VALUES (:order_id, :user_id, :credit, 'notify', :at)")
+STAMP = sa.text("UPDATE bench_floor_log SET order_id = :order_id, verdict = 'accepted', outcome = 'credited', "
+                "answer_status = 200, answer_body = 'success' WHERE id = :id")
+
+
+def create_app(db_url: str, instance: str) -> Flask:
+    credentials = Sandbox(state_file=os.path.join(instance, "panelpay-sandbox.json")).credentials
+    epay_key = credentials.epay_key
+    alipay_key = keys.load_public_key(credentials.alipay_public_b64())  # parsed once
+    engine = sa.create_engine(db_url, pool_size=5, max_overflow=10)
+    app = Flask("ceiling")
+    statements = {prefix: (_settle(prefix), _credit(prefix)) for prefix in ("bench_ceiling", "bench_floor")}
+
+    def plain(body: str, status: int = 200) -> Response:
+        return Response(body, status=status, mimetype="text/plain")
+
+    def verified(kind: str, params: dict) -> Decimal | str:
+        """The amount of a verified success notification, or the answer to give instead."""
+        if kind == "epay":
+            if not epay_md5_valid(params, epay_key) or params.get("pid") != Sandbox.EPAY_PID:
+                return "fail"
+            amount = params.get("money", "")
+        elif kind == "alipay":
+            if not rsa_valid(alipay_notify_content(params), params.get("sign"), alipay_key):
+                return "fail"
+            if params.get("app_id") != Sandbox.ALIPAY_APP_ID or params.get("seller_id") != Sandbox.ALIPAY_SELLER_ID:
+                return "fail"
+            amount = params.get("total_amount", "")
+        else:
+            return "fail"
+        if params.get("trade_status") != "TRADE_SUCCESS":
+            return "success"
+        try:
+            return Decimal(amount).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            return "fail"
+
+    def params_of() -> dict:
+        params = request.args.to_dict()
+        params.update(request.form.to_dict())
+        return params
+
+    @app.route("/ceiling/notify/<kind>", methods=["GET", "POST"])
+    def notify(kind: str):
+        params = params_of()
+        total = verified(kind, params)
+        if not isinstance(total, Decimal):
+            return plain(total, 200 if total == "success" else 400)
+        settle, credit = statements["bench_ceiling"]
+        with engine.begin() as conn:
+            row = conn.execute(settle, {"trade_no": params.get("out_trade_no", ""), "total": total}).first()
+            if row is not None:
+                conn.execute(credit, {"credit": row.credit, "user_id": row.user_id})
+        return plain("success")
+
+    @app.route("/floor/notify/<kind>", methods=["GET", "POST"])
+    def floor(kind: str):
+        body = request.get_data(cache=True)
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        params = params_of()
+        with engine.begin() as conn:
+            log_id = conn.execute(LOG, {"kind": kind[:16], "method": request.method, "query": request.query_string,
+                                        "body": body, "ctype": (request.content_type or "")[:128],
+                                        "ip": request.remote_addr or "", "at": now,
+                                        "trade_no": params.get("out_trade_no", "")[:64]}).scalar_one()
+        total = verified(kind, params)
+        if not isinstance(total, Decimal):
+            return plain(total, 200 if total == "success" else 400)
+        settle, credit = statements["bench_floor"]
+        with engine.begin() as conn:
+            row = conn.execute(settle, {"trade_no": params.get("out_trade_no", ""), "total": total}).first()
+            if row is not None:
+                conn.execute(credit, {"credit": row.credit, "user_id": row.user_id})
+                conn.execute(LEDGER, {"order_id": row.id, "user_id": row.user_id, "credit": row.credit, "at": now})
+                conn.execute(STAMP, {"order_id": row.id, "id": log_id})
+        return plain("success")
+
+    @app.get("/")
+    def index():
+        return plain("ceiling")
+
+    app.engine = engine
+    return app
+
+
+if os.environ.get("BENCH_CEILING_DB_URL"):
+    app = create_app(os.environ["BENCH_CEILING_DB_URL"], os.environ["BENCH_INSTANCE"])
