@@ -232,7 +232,7 @@ def _report(quick: bool, sizes: dict, rounds: int, stages: list[dict]) -> dict:
                      f"{c.ms(g['server_cpu'])} / {c.ms(g['db_cpu'])}", c.ms(ref["p50"]),
                      f"{c.ms(ref['server_cpu'])} / {c.ms(ref['db_cpu'])}", f"**{r:.2f}**", f"{cr:.2f}",
                      f"{g['other']:.0%}"])
-    rows.append([f"**largest ÷ smallest**", "", "", "", "", f"**{raw_ratio:.2f}**", "", "", "", "", "",
+    rows.append(["**largest ÷ smallest**", "", "", "", "", f"**{raw_ratio:.2f}**", "", "", "", "", "",
                  f"**{corrected:.2f}**", f"{cpu[-1] / cpu[0]:.2f}", "target ≤ 1.2"])
     setup = [
         f"mode: {'quick' if quick else 'full'}; sizes {', '.join(f'{n:,}' for n in sizes['sizes'])} of history: "

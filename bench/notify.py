@@ -20,7 +20,6 @@ import pstats
 import re
 import time
 from collections import Counter
-from decimal import Decimal
 
 from . import common as c
 
@@ -200,7 +199,6 @@ def _profile(app, url, instance, channels, notes, site, count: int, *, offset: i
     ceiling: statements and transactions per notification (SQLAlchemy events), server transactions
     (pg_stat_database), wall and CPU time per notification unprofiled, then a CPU-time cProfile
     (``time.process_time``) of a second batch of ``count``."""
-    import sqlalchemy as sa
 
     from .wsgi_ceiling import create_app as create_ceiling
 

@@ -6,7 +6,6 @@ the balances' sum), the answers by HTTP status, the delivery log's verdicts and 
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from decimal import Decimal
 
