@@ -62,24 +62,17 @@ def _my_admin():
 
 def create_database(kind: str, name: str, workdir: str | None = None) -> str:
     """A fresh, empty database ``name`` (dropped first if a previous run left it); its URL."""
-    assert name.startswith("bench_"), name
+    drop_database(kind, name, workdir)
     if kind == "postgresql":
         with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
     elif kind == "mariadb":
         conn = _my_admin()
         try:
             with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
                 cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         finally:
             conn.close()
-    else:
-        path = db_url(kind, name, workdir)[len("sqlite:///"):]
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
     return db_url(kind, name, workdir)
 
 

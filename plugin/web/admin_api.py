@@ -45,6 +45,15 @@ def channel_document(st, row: Channel, domain: str | None) -> dict:
     }
 
 
+def _filtered(query, columns: dict):
+    """``query`` narrowed to rows equal to each non-empty filter of the query string."""
+    for name, column in columns.items():
+        value = request.args.get(name, "").strip()
+        if value:
+            query = query.where(column == value)
+    return query
+
+
 def admin_api_blueprint() -> Blueprint:
     bp = Blueprint("panelpay_admin_api", __name__)
     register_error_handlers(bp)
@@ -142,30 +151,17 @@ def admin_api_blueprint() -> Blueprint:
     @bp.get("/admin/api/orders")
     @admin_endpoint
     def orders():
-        query = select(Order)
-        args = request.args
-        if args.get("status"):
-            query = query.where(Order.status == args["status"])
-        if args.get("user"):
-            query = query.where(Order.user_id == args["user"])
-        if args.get("trade_no"):
-            query = query.where(Order.trade_no == args["trade_no"].strip())
-        if args.get("channel"):
-            query = query.join(Channel, Channel.id == Order.channel_id).where(Channel.uuid == args["channel"])
+        """Orders, newest first; filters: status, user, channel (uuid), trade_no."""
+        query = _filtered(select(Order).join(Channel, Channel.id == Order.channel_id), {
+            "status": Order.status, "user": Order.user_id, "trade_no": Order.trade_no, "channel": Channel.uuid})
         return dump(AdminOrderPage(), paginate(query, Order.id.desc()))
 
     @bp.get("/admin/api/notifications")
     @admin_endpoint
     def notifications():
         """The delivery log, newest first; filters: channel (uuid), verdict, order (trade number)."""
-        query = select(Notification)
-        args = request.args
-        if args.get("channel"):
-            query = query.where(Notification.channel_uuid == args["channel"])
-        if args.get("verdict"):
-            query = query.where(Notification.verdict == args["verdict"])
-        if args.get("order"):
-            query = query.where(Notification.trade_no == args["order"].strip())
+        query = _filtered(select(Notification), {
+            "channel": Notification.channel_uuid, "verdict": Notification.verdict, "order": Notification.trade_no})
         page = paginate(query, Notification.id.desc())
         page["items"] = [notification_view(row) for row in page["items"]]
         return dump(NotificationPage(), page)
