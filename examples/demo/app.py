@@ -21,10 +21,6 @@ from panelpay.manifest import load_manifest
 DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
 
 
-class Base(DeclarativeBase):
-    pass
-
-
 def load_plugin_class():
     """Resolve ``entry`` (``module:Class``) from the plugin manifest, as a panel's plugin loader does."""
     module_name, _, attr = load_manifest().entry.partition(":")
@@ -46,6 +42,10 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         PANELPAY_BASE_TEMPLATE="demo/layout.html",
     )
     app.config.update(config or {})
+
+    class Base(DeclarativeBase):  # per app: the demo can be built more than once in a process
+        pass
+
     db = SQLAlchemy(model_class=Base)
     db.init_app(app)
 
