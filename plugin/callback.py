@@ -13,9 +13,26 @@ from urllib.parse import urlsplit
 
 from flask import has_request_context, request
 
+from .i18n import gettext
+
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _GATEWAY_HINTS = ("gateway.do", "submit.php", "mapi.php", "api.php", "/api/pay")
 EXAMPLE = "https://pay.example.com"
+
+
+def translate(text: str, **variables) -> str:
+    """``text`` through PanelPay's domain, with ``%(name)s`` placeholders filled from ``variables``.
+
+    Inside a request it answers in the request's language (PanelPay's views and JSON endpoints force the
+    page's locale); outside one (the CLI, startup) it stays English and never asks the host's locale hooks.
+    The messages of this module, :mod:`panelpay.conflicts` and :mod:`panelpay.doctor` go through it.
+    """
+    if has_request_context():
+        return gettext(text, **variables)
+    return text % variables if variables else text
+
+
+_ = translate
 
 
 class DomainError(ValueError):
@@ -48,51 +65,54 @@ def normalise_domain(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise DomainError(f"Type a domain such as {EXAMPLE}.")
+        raise DomainError(_("Type a domain such as %(example)s.", example=EXAMPLE))
     text = value.strip()
     if not text:
         return None
     if any(ch.isspace() for ch in text):
-        raise DomainError(f"Remove the spaces: type only the scheme and host, such as {EXAMPLE}.")
+        raise DomainError(_("Remove the spaces: type only the scheme and host, such as %(example)s.",
+                             example=EXAMPLE))
     if "*" in text:
-        raise DomainError(f"Wildcards cannot receive callbacks: type one exact host, such as {EXAMPLE}.")
+        raise DomainError(_("Wildcards cannot receive callbacks: type one exact host, such as %(example)s.",
+                             example=EXAMPLE))
     if "://" not in text:
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)", text):
-            raise DomainError(f"Only http:// and https:// can receive callbacks: type, for example, {EXAMPLE}.")
+            raise DomainError(_("Only http:// and https:// can receive callbacks: type, for example, "
+                                 "%(example)s.", example=EXAMPLE))
         text = "https://" + text
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise DomainError(
-            f"'{parts.scheme}://' cannot receive callbacks: use https:// (or http://), for example {EXAMPLE}."
-        )
+        raise DomainError(_("'%(scheme)s://' cannot receive callbacks: use https:// (or http://), for example "
+                            "%(example)s.", scheme=parts.scheme, example=EXAMPLE))
     if parts.username is not None or parts.password is not None:
-        raise DomainError("Remove the user name and password: gateways cannot send them. Type only the "
-                          f"scheme and host, such as {EXAMPLE}.")
+        raise DomainError(_("Remove the user name and password: gateways cannot send them. Type only the "
+                            "scheme and host, such as %(example)s.", example=EXAMPLE))
     bare = f"{scheme}://{parts.netloc}"
     if parts.path not in ("", "/"):
         if "/notify/" in parts.path:
-            why = "that is a full notify URL"
+            why = _("that is a full notify URL")
         elif any(hint in parts.path for hint in _GATEWAY_HINTS):
-            why = "that is a gateway URL, not your site"
+            why = _("that is a gateway URL, not your site")
         else:
-            why = f"it has a path ({parts.path})"
-        raise DomainError(f"Type only the scheme and host, without a path: {why}. Type {bare} "
-                          "instead; PanelPay adds the notify path itself.")
+            why = _("it has a path (%(path)s)", path=parts.path)
+        raise DomainError(_("Type only the scheme and host, without a path: %(why)s. Type %(domain)s instead; "
+                            "PanelPay adds the notify path itself.", why=why, domain=bare))
     if parts.query or text.rstrip("/").endswith("?"):
-        raise DomainError(f"Remove the query string (?…): type only {bare}.")
+        raise DomainError(_("Remove the query string (?…): type only %(domain)s.", domain=bare))
     if parts.fragment or "#" in text:
-        raise DomainError(f"Remove the fragment (#…): type only {bare}.")
+        raise DomainError(_("Remove the fragment (#…): type only %(domain)s.", domain=bare))
     try:
         host = parts.hostname
         port = parts.port
     except ValueError as exc:
-        raise DomainError(f"The port is not a number between 1 and 65535: type, for example, {EXAMPLE}:8443.") from exc
+        raise DomainError(_("The port is not a number between 1 and 65535: type, for example, "
+                            "%(example)s:8443.", example=EXAMPLE)) from exc
     if not host:
-        raise DomainError(f"There is no host name: type, for example, {EXAMPLE}.")
+        raise DomainError(_("There is no host name: type, for example, %(example)s.", example=EXAMPLE))
     host = _clean_host(host)
     if port is not None and not 0 < port < 65536:
-        raise DomainError("The port must be between 1 and 65535.")
+        raise DomainError(_("The port must be between 1 and 65535."))
     default_port = 443 if scheme == "https" else 80
     shown_host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown_host}" + (f":{port}" if port and port != default_port else "")
@@ -106,10 +126,11 @@ def _clean_host(host: str) -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii").lower().rstrip(".")
     except UnicodeError as exc:
-        raise DomainError(f"'{host}' is not a valid host name.") from exc
+        raise DomainError(_("'%(host)s' is not a valid host name.", host=host)) from exc
     labels = ascii_host.split(".")
     if not all(_HOST_LABEL.match(label) for label in labels):
-        raise DomainError(f"'{host}' is not a valid host name: use letters, digits, dots and hyphens.")
+        raise DomainError(_("'%(host)s' is not a valid host name: use letters, digits, dots and hyphens.",
+                             host=host))
     return ascii_host
 
 

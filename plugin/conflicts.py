@@ -12,6 +12,7 @@ from werkzeug.routing import RequestRedirect
 
 from . import callback
 from .callback import Finding
+from .callback import translate as _
 from .doctor import PROBE_PARAM, new_nonce
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -26,36 +27,41 @@ def domain_findings(domain: str, default: str | None, channels: list, *, scope: 
     findings: list[Finding] = []
     host = callback.host_of(domain)
     if default and domain == default.rstrip("/"):
-        findings.append(Finding("redundant", INFO, f"{domain} is already the site's own address: the override "
-                                "changes nothing. Clear it unless the site URL is about to change.", scope))
+        findings.append(Finding("redundant", INFO, _(
+            "%(domain)s is already the site's own address: the override changes nothing. Clear it unless the "
+            "site URL is about to change.", domain=domain), scope))
     if callback.is_private_host(host):
         local_gateways = channels and all(callback.is_private_host(callback.host_of(_gateway_url(c))) for c in channels)
-        findings.append(Finding(
-            "private_address", INFO if local_gateways else ERROR,
-            f"{host} is a local or private address that a payment gateway on the internet cannot reach"
-            + (" (fine here: the configured gateways are local too)." if local_gateways else
-               ". Use the public domain of this site, such as https://pay.example.com."), scope))
+        if local_gateways:
+            message = _("%(host)s is a local or private address that a payment gateway on the internet cannot "
+                        "reach (fine here: the configured gateways are local too).", host=host)
+        else:
+            message = _("%(host)s is a local or private address that a payment gateway on the internet cannot "
+                        "reach. Use the public domain of this site, such as https://pay.example.com.", host=host)
+        findings.append(Finding("private_address", INFO if local_gateways else ERROR, message, scope))
     for channel in channels:
         gateway = _gateway_url(channel)
         if gateway and callback.host_of(gateway) == host:
             findings.append(Finding(
                 "gateway_host", ERROR,
-                f"{host} is the host of the gateway of '{channel.name}', not of this site: the gateway would "
-                "call itself. Use this site's own domain.", channel.uuid))
+                _("%(host)s is the host of the gateway of '%(name)s', not of this site: the gateway would call "
+                  "itself. Use this site's own domain.", host=host, name=channel.name), channel.uuid))
     if domain.startswith("http://"):
         https_gateways = [c for c in channels if (_gateway_url(c) or "").startswith("https://")]
         if https_gateways:
             findings.append(Finding(
                 "plain_http", WARNING,
-                f"{domain} uses plain http while the gateway speaks https: the notification travels "
-                "unencrypted, and a forced-https redirect on this site would drop it. Use "
-                f"{domain.replace('http://', 'https://', 1)} if the site has a certificate.", scope))
+                _("%(domain)s uses plain http while the gateway speaks https: the notification travels "
+                  "unencrypted, and a forced-https redirect on this site would drop it. Use %(https)s if the "
+                  "site has a certificate.", domain=domain, https=domain.replace("http://", "https://", 1)),
+                scope))
     port = callback.port_of(domain)
     if port not in (80, 443):
         findings.append(Finding(
             "nonstandard_port", WARNING,
-            f"port {port} is not 80 or 443: some gateways (Alipay among them) and many firewalls only call "
-            "back on the standard ports. Serve the callbacks on 443 behind the reverse proxy.", scope))
+            _("port %(port)s is not 80 or 443: some gateways (Alipay among them) and many firewalls only call "
+              "back on the standard ports. Serve the callbacks on 443 behind the reverse proxy.", port=port),
+            scope))
     return findings
 
 
@@ -69,14 +75,14 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
     elif not state.settings.site_url:
         findings.append(Finding(
             "no_site_url", WARNING,
-            "PANELPAY_SITE_URL is not set and there is no callback domain: each order's notify URL follows the "
-            "host the user happened to visit (an IP, a mirror). Set PANELPAY_SITE_URL or fill the callback "
-            "domain."))
+            _("PANELPAY_SITE_URL is not set and there is no callback domain: each order's notify URL follows the "
+              "host the user happened to visit (an IP, a mirror). Set PANELPAY_SITE_URL or fill the callback "
+              "domain.")))
     for channel in enabled:
         if channel.notify_domain:
             for finding in domain_findings(channel.notify_domain, default, [channel], scope=channel.uuid):
-                findings.append(Finding(finding.code, finding.level, f"'{channel.name}': {finding.message}",
-                                        channel.uuid))
+                message = _("'%(name)s': %(message)s", name=channel.name, message=finding.message)
+                findings.append(Finding(finding.code, finding.level, message, channel.uuid))
     by_kind: dict[str, set] = {}
     for channel in enabled:
         base = callback.effective_base(channel.notify_domain, global_domain, state.settings.site_url)
@@ -86,8 +92,9 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
             shown = ", ".join(sorted(str(b) for b in bases))
             findings.append(Finding(
                 "differs_between_channels", WARNING,
-                f"the {kind} channels call back on different domains ({shown}). That is allowed, but usually a "
-                "leftover: check that each of them is reachable, or set the domain once globally."))
+                _("the %(kind)s channels call back on different domains (%(domains)s). That is allowed, but "
+                  "usually a leftover: check that each of them is reachable, or set the domain once globally.",
+                  kind=kind, domains=shown)))
     return findings
 
 
@@ -103,16 +110,16 @@ def route_findings(app) -> list[Finding]:
     adapter = app.url_map.bind("localhost")
     for method in ("GET", "POST"):
         try:
-            endpoint, _ = adapter.match(path, method=method)
+            endpoint, _arguments = adapter.match(path, method=method)
         except RequestRedirect:
-            endpoint = "(a redirect)"
+            endpoint = _("(a redirect)")
         except HTTPException:
             endpoint = None
         if endpoint != "panelpay_notify.notify":
             findings.append(Finding(
                 "route_collision", ERROR,
-                f"the host's route {endpoint or '(none)'} answers {method} {path} instead of PanelPay: change the "
-                "host route or PANELPAY_URL_PREFIX."))
+                _("the host's route %(endpoint)s answers %(method)s %(path)s instead of PanelPay: change the host "
+                  "route or PANELPAY_URL_PREFIX.", endpoint=endpoint or _("(none)"), method=method, path=path)))
             break
     return findings
 
@@ -131,9 +138,9 @@ def host_findings(app) -> list[Finding]:
     if response.status_code != 200 or not (response.is_json and (response.get_json() or {}).get("panelpay")):
         findings.append(Finding(
             "host_blocks_notify", ERROR,
-            f"the host app answers a gateway's POST to the notify path with HTTP {response.status_code} before "
-            "PanelPay sees it: CSRF protection, a login requirement or a before_request hook must exempt "
-            f"{state.settings.url_prefix}/notify/."))
+            _("the host app answers a gateway's POST to the notify path with HTTP %(status)s before PanelPay "
+              "sees it: CSRF protection, a login requirement or a before_request hook must exempt %(path)s.",
+              status=response.status_code, path=f"{state.settings.url_prefix}/notify/")))
     return findings
 
 

@@ -12,6 +12,8 @@ import secrets
 
 from flask import jsonify
 
+from .callback import translate as _
+
 PROBE_PARAM = "__panelpay_probe"
 PROBE_HEADER = "X-PanelPay-Probe"
 
@@ -51,13 +53,14 @@ def run_doctor(state) -> list:
     findings = list(all_findings(state, settings["callback_domain"], channels))
     enabled = [c for c in channels if c.enabled]
     if not enabled:
-        findings.append(Finding("no_channels", "info", "No enabled channel: nothing to probe. Add a channel first."))
+        findings.append(Finding("no_channels", "info", _("No enabled channel: nothing to probe. Add a channel "
+                                                         "first.")))
     for channel in enabled:
         url = notify_url(state, channel, settings["callback_domain"])
         if url is None:
-            findings.append(Finding("no_site_url", "error", "The site's public URL is unknown here: set "
-                                    "PANELPAY_SITE_URL (or a callback domain) so the doctor knows what to probe.",
-                                    channel.uuid))
+            findings.append(Finding("no_site_url", "error", _(
+                "The site's public URL is unknown here: set PANELPAY_SITE_URL (or a callback domain) so the doctor "
+                "knows what to probe."), channel.uuid))
             continue
         for method in ("GET", "POST"):
             findings.append(probe(state, channel, url, method))
@@ -71,7 +74,7 @@ def probe(state, channel, url: str, method: str):
     from .callback import Finding
 
     nonce = new_nonce()
-    name = f"'{channel.name}' ({method} {url})"
+    name = _("'%(name)s' (%(method)s %(url)s)", name=channel.name, method=method, url=url)
     gateway_method = "GET" if channel.kind == "epay" else "POST"
     level = "error" if method == gateway_method else "warning"
     try:
@@ -79,16 +82,18 @@ def probe(state, channel, url: str, method: str):
                                     timeout=state.settings.doctor_timeout,
                                     headers={"User-Agent": "PanelPay-Doctor/0.1", "Content-Length": "0"})
     except requests.exceptions.SSLError as exc:
-        return Finding("tls_error", "error", f"{name}: the TLS handshake failed ({_short(exc)}). Gateways refuse "
-                       "broken certificates: fix the certificate, or use the domain that has a valid one.",
-                       channel.uuid)
+        return Finding("tls_error", "error", _(
+            "%(probe)s: the TLS handshake failed (%(error)s). Gateways refuse broken certificates: fix the "
+            "certificate, or use the domain that has a valid one.", probe=name, error=_short(exc)), channel.uuid)
     except requests.exceptions.Timeout:
-        return Finding("timeout", "error", f"{name}: no answer within {state.settings.doctor_timeout:g} s. "
-                       "A firewall or a stopped reverse proxy is dropping the request; EPay gives up after 5 s.",
-                       channel.uuid)
+        return Finding("timeout", "error", _(
+            "%(probe)s: no answer within %(seconds)s s. A firewall or a stopped reverse proxy is dropping the "
+            "request; EPay gives up after 5 s.", probe=name, seconds=f"{state.settings.doctor_timeout:g}"),
+            channel.uuid)
     except requests.exceptions.RequestException as exc:
-        return Finding("unreachable", "error", f"{name}: cannot connect ({_short(exc)}). Check DNS, the "
-                       "firewall and that the site listens on this port.", channel.uuid)
+        return Finding("unreachable", "error", _(
+            "%(probe)s: cannot connect (%(error)s). Check DNS, the firewall and that the site listens on this "
+            "port.", probe=name, error=_short(exc)), channel.uuid)
     return _classify(state, channel, name, method, level, nonce, response)
 
 
@@ -102,15 +107,18 @@ def _classify(state, channel, name, method, level, nonce, response):
         target = response.headers.get("Location", "")
         here, there = urlsplit(response.url), urlsplit(target)
         if there.scheme == "https" and here.scheme == "http" and (not there.hostname or there.hostname == here.hostname):
-            return Finding("redirect_https", "error", f"{name}: the site redirects http to https ({status}). "
-                           "Gateways do not follow redirects (a POST loses its body): set the callback domain to "
-                           f"https://{here.netloc}.", channel.uuid)
+            return Finding("redirect_https", "error", _(
+                "%(probe)s: the site redirects http to https (%(status)s). Gateways do not follow redirects (a "
+                "POST loses its body): set the callback domain to https://%(netloc)s.",
+                probe=name, status=status, netloc=here.netloc), channel.uuid)
         if there.hostname and there.hostname != here.hostname:
-            return Finding("redirect_host", "error", f"{name}: answered {status} to another host ({there.hostname}), "
-                           "e.g. a CDN or a www redirect. Gateways do not follow it: point the callback domain "
-                           "straight at this site.", channel.uuid)
-        return Finding("redirect", "error", f"{name}: answered a {status} redirect to {target or '(nowhere)'}. "
-                       "Gateways do not follow redirects: remove it for the notify path.", channel.uuid)
+            return Finding("redirect_host", "error", _(
+                "%(probe)s: answered %(status)s to another host (%(host)s), e.g. a CDN or a www redirect. Gateways "
+                "do not follow it: point the callback domain straight at this site.",
+                probe=name, status=status, host=there.hostname), channel.uuid)
+        return Finding("redirect", "error", _(
+            "%(probe)s: answered a %(status)s redirect to %(target)s. Gateways do not follow redirects: remove it "
+            "for the notify path.", probe=name, status=status, target=target or _("(nowhere)")), channel.uuid)
     if status == 200:
         document = None
         if response.headers.get("Content-Type", "").startswith("application/json"):
@@ -122,26 +130,38 @@ def _classify(state, channel, name, method, level, nonce, response):
             import hmac
 
             if hmac.compare_digest(str(document.get("proof", "")), _proof(state, nonce)):
-                return Finding("reachable", "info", f"{name}: reachable, and it is this PanelPay that answers.",
-                               channel.uuid)
-            return Finding("other_deployment", "error", f"{name}: another PanelPay deployment (a different secret "
-                           "key) answers this URL: the callback domain points at the wrong server.", channel.uuid)
-        kind = "HTML" if "html" in response.headers.get("Content-Type", "") else "a non-PanelPay answer"
-        return Finding("catch_all", "error", f"{name}: answered 200 with {kind}, not PanelPay: a catch-all route, a "
-                       "CDN or a different site is in front of the notify path. Gateways will never see 'success'.",
-                       channel.uuid)
+                return Finding("reachable", "info", _(
+                    "%(probe)s: reachable, and it is this PanelPay that answers.", probe=name), channel.uuid)
+            return Finding("other_deployment", "error", _(
+                "%(probe)s: another PanelPay deployment (a different secret key) answers this URL: the callback "
+                "domain points at the wrong server.", probe=name), channel.uuid)
+        if "html" in response.headers.get("Content-Type", ""):
+            message = _("%(probe)s: answered 200 with HTML, not PanelPay: a catch-all route, a CDN or a different "
+                        "site is in front of the notify path. Gateways will never see 'success'.", probe=name)
+        else:
+            message = _("%(probe)s: answered 200 with a non-PanelPay answer, not PanelPay: a catch-all route, a CDN "
+                        "or a different site is in front of the notify path. Gateways will never see 'success'.",
+                        probe=name)
+        return Finding("catch_all", "error", message, channel.uuid)
     if status == 404:
-        return Finding("not_found", level, f"{name}: 404. The path does not reach PanelPay: a reverse proxy rule or "
-                       "a different site serves this domain.", channel.uuid)
+        return Finding("not_found", level, _(
+            "%(probe)s: 404. The path does not reach PanelPay: a reverse proxy rule or a different site serves this "
+            "domain.", probe=name), channel.uuid)
     if status == 405:
-        return Finding("method_not_allowed", level, f"{name}: 405, {method} is not allowed on this path. "
-                       f"{'EPay' if channel.kind == 'epay' else 'Alipay'} notifies with "
-                       f"{'GET' if channel.kind == 'epay' else 'POST'}: allow it in the proxy or WAF.", channel.uuid)
+        if channel.kind == "epay":
+            message = _("%(probe)s: 405, %(method)s is not allowed on this path. EPay notifies with GET: allow it "
+                        "in the proxy or WAF.", probe=name, method=method)
+        else:
+            message = _("%(probe)s: 405, %(method)s is not allowed on this path. Alipay notifies with POST: allow "
+                        "it in the proxy or WAF.", probe=name, method=method)
+        return Finding("method_not_allowed", level, message, channel.uuid)
     if status >= 500:
-        return Finding("server_error", "error", f"{name}: the server answered {status}. Check the site's logs.",
-                       channel.uuid)
-    return Finding("blocked", level, f"{name}: answered {status}: a login wall, WAF or CSRF protection blocks the "
-                   "gateway. Exempt the notify path.", channel.uuid)
+        return Finding("server_error", "error", _(
+            "%(probe)s: the server answered %(status)s. Check the site's logs.", probe=name, status=status),
+            channel.uuid)
+    return Finding("blocked", level, _(
+        "%(probe)s: answered %(status)s: a login wall, WAF or CSRF protection blocks the gateway. Exempt the "
+        "notify path.", probe=name, status=status), channel.uuid)
 
 
 def _short(exc: Exception) -> str:

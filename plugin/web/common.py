@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import DataError
 
 from ..db import TransientError
+from ..i18n import localized
 
 
 class ApiError(Exception):
@@ -108,21 +109,29 @@ def require_admin() -> str:
 
 
 def user_endpoint(fn):
+    """Origin check, login check, then ``fn``, all in the page's language (:func:`~panelpay.i18n.localized`):
+    the messages the endpoint answers with (callback-domain errors, conflicts, doctor findings) follow
+    the host's locale hook or ``Accept-Language`` like PanelPay's pages do."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         same_origin_only()
         require_user()
         return fn(*args, **kwargs)
-    return wrapper
+    return localized(wrapper)
 
 
 def admin_endpoint(fn):
+    """Origin check, admin check, then ``fn``, all in the page's language (:func:`~panelpay.i18n.localized`):
+    the messages the endpoint answers with (callback-domain errors, conflicts, doctor findings) follow
+    the host's locale hook or ``Accept-Language`` like PanelPay's pages do."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         same_origin_only()
         require_admin()
         return fn(*args, **kwargs)
-    return wrapper
+    return localized(wrapper)
 
 
 def dump(schema: Schema, obj, status: int = 200, many: bool = False):
