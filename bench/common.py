@@ -60,35 +60,32 @@ def _my_admin():
     return pymysql.connect(host=host, port=int(port or 3306), user=user, database="test", autocommit=True)
 
 
-def create_database(kind: str, name: str, workdir: str | None = None) -> str:
-    """A fresh, empty database ``name`` (dropped first if a previous run left it); its URL."""
-    drop_database(kind, name, workdir)
+def _admin_sql(kind: str, postgresql: str, mariadb: str) -> None:
+    """Run one administrative statement on the server of ``kind`` (nothing for SQLite)."""
     if kind == "postgresql":
         with _pg_admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(postgresql)
     elif kind == "mariadb":
         conn = _my_admin()
         try:
             with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                cur.execute(mariadb)
         finally:
             conn.close()
+
+
+def create_database(kind: str, name: str, workdir: str | None = None) -> str:
+    """A fresh, empty database ``name`` (dropped first if a previous run left it); its URL."""
+    drop_database(kind, name, workdir)
+    _admin_sql(kind, f'CREATE DATABASE "{name}"',
+               f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     return db_url(kind, name, workdir)
 
 
 def drop_database(kind: str, name: str, workdir: str | None = None) -> None:
     assert name.startswith("bench_"), name
-    if kind == "postgresql":
-        with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    elif kind == "mariadb":
-        conn = _my_admin()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
-    else:
+    _admin_sql(kind, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f"DROP DATABASE IF EXISTS `{name}`")
+    if kind == "sqlite":
         path = db_url(kind, name, workdir)[len("sqlite:///"):]
         for suffix in ("", "-wal", "-shm", "-journal"):
             if os.path.exists(path + suffix):

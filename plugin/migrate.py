@@ -46,9 +46,3 @@ def current(engine: Engine) -> str | None:
 
 def head() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
-
-
-def revision(engine: Engine, message: str) -> None:
-    """Autogenerate a new revision (for PanelPay's developers)."""
-    with engine.begin() as connection:
-        command.revision(_config(connection), message=message, autogenerate=True)

@@ -51,10 +51,6 @@ class Settlement:
     order: Order
     reason: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (CREDITED, ALREADY_SETTLED)
-
 
 def settle(order: Order, evidence: Evidence) -> Settlement:
     """Credit ``order`` once on ``evidence``; safe to call any number of times, from any number of workers.

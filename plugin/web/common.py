@@ -108,30 +108,27 @@ def require_admin() -> str:
     return user_id
 
 
-def user_endpoint(fn):
-    """Origin check, login check, then ``fn``, all in the page's language (:func:`~panelpay.i18n.localized`):
-    the messages the endpoint answers with (callback-domain errors, conflicts, doctor findings) follow
-    the host's locale hook or ``Accept-Language`` like PanelPay's pages do."""
+def _endpoint(check):
+    """A decorator running the Origin check and ``check`` (login or admin) before the view, all in the page's
+    language (:func:`~panelpay.i18n.localized`): the messages an endpoint answers with (callback-domain
+    errors, conflicts, doctor findings) follow the host's locale hook or ``Accept-Language`` like PanelPay's
+    pages do."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        same_origin_only()
-        require_user()
-        return fn(*args, **kwargs)
-    return localized(wrapper)
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            same_origin_only()
+            check()
+            return fn(*args, **kwargs)
+        return localized(wrapper)
+
+    return decorator
 
 
-def admin_endpoint(fn):
-    """Origin check, admin check, then ``fn``, all in the page's language (:func:`~panelpay.i18n.localized`):
-    the messages the endpoint answers with (callback-domain errors, conflicts, doctor findings) follow
-    the host's locale hook or ``Accept-Language`` like PanelPay's pages do."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        same_origin_only()
-        require_admin()
-        return fn(*args, **kwargs)
-    return localized(wrapper)
+#: A JSON endpoint for any logged-in user.
+user_endpoint = _endpoint(require_user)
+#: A JSON endpoint for administrators only.
+admin_endpoint = _endpoint(require_admin)
 
 
 def dump(schema: Schema, obj, status: int = 200, many: bool = False):
