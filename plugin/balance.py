@@ -46,8 +46,8 @@ class BalanceColumn:
         # Built once: the settle transaction only binds the user and the amount.
         self._statement = (
             update(self.table)
-            .where(self.id_column == bindparam("user_key", type_=self.id_column.type))
-            .values({self.column: self.column + bindparam("amount", type_=self.column.type)})
+            .where(self.id_column == bindparam("panelpay_user_key", type_=self.id_column.type))
+            .values({self.column: self.column + bindparam("panelpay_amount", type_=self.column.type)})
         )
 
     def _id_type(self):
@@ -67,7 +67,9 @@ class BalanceColumn:
     def credit(self, connection: Connection, user_id: str, credit: Decimal) -> int | None:
         units = self.units_for(credit)
         amount = credit if units is None else units
-        result = connection.execute(self._statement, {"user_key": self.user_key(user_id), "amount": amount})
+        # Bound names no host column can have (a matching key would join the SET clause).
+        result = connection.execute(self._statement, {"panelpay_user_key": self.user_key(user_id),
+                                                      "panelpay_amount": amount})
         if result.rowcount != 1:
             raise UserNotFound(f"user {user_id} not found in {self.table.name}")
         return units

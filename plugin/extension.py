@@ -14,6 +14,7 @@ from .balance import BalanceCallable, BalanceColumn, as_adapter
 from .config import Settings, read_settings
 from .manifest import Manifest, load_manifest
 from .metrics import Metrics
+from .models import CHANNEL_KEYS, Channel, unattached
 from .vault import Vault
 
 
@@ -33,6 +34,7 @@ class State:
         self._http: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self._hooks: dict[str, list[Callable]] = {}
+        self._autocommit = None
         self.sandbox = None
         self.alerts = None
         if settings.sandbox:
@@ -47,6 +49,16 @@ class State:
     @property
     def engine(self):
         return self.db.engine
+
+    @property
+    def autocommit_engine(self):
+        """The host's engine (same pool) with each statement its own transaction: for PanelPay's
+        single-statement transactions, which then need no BEGIN and COMMIT round trips."""
+        engine = self.engine
+        cached = self._autocommit
+        if cached is None or cached[0] is not engine:
+            cached = self._autocommit = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return cached[1]
 
     def session(self) -> Session:
         """A new session on the host's engine; the caller owns its transaction."""
@@ -74,20 +86,31 @@ class State:
                 self._http[key] = session
             return session
 
-    def cached_channel(self, uuid: str, revision: int, build: Callable[[], Any]) -> Any:
-        """The channel object for a row's revision, built once (parsed keys are cached with it)."""
-        hit = self._channel_cache.get(uuid)
-        if hit is not None and hit[0] == revision:
+    def cached_channel(self, row, build: Callable[[], Any]) -> Any:
+        """The channel object for a row's revision, built once (parsed keys are cached with it, and a
+        copy of the row for :meth:`channel_row`)."""
+        hit = self._channel_cache.get(row.uuid)
+        if hit is not None and hit[0] == row.revision:
             return hit[1]
         channel = build()
+        copy = unattached(Channel, {key: getattr(row, key) for key in CHANNEL_KEYS})
         with self._lock:
-            self._channel_cache[uuid] = (revision, channel)
+            self._channel_cache[row.uuid] = (row.revision, channel, copy)
         return channel
+
+    def channel_row(self, uuid: str, revision: int):
+        """The channel row at ``revision`` if a channel object was built from it here, else None: the
+        notify path then needs only the channel's revision from the database, not its config."""
+        hit = self._channel_cache.get(uuid)
+        return hit[2] if hit is not None and hit[0] == revision else None
 
     # -- test hooks -------------------------------------------------------------------------------
     def on(self, name: str, fn: Callable) -> None:
         """Register a test hook (e.g. ``settle:locked``, called inside the settle transaction)."""
         self._hooks.setdefault(name, []).append(fn)
+
+    def has_hook(self, name: str) -> bool:
+        return name in self._hooks
 
     def testing_hook(self, name: str, *args: Any) -> None:
         for fn in self._hooks.get(name, ()):

@@ -22,9 +22,10 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DataError
 
+from . import one_statement
 from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
 from .db import TransientError, transient_errors
-from .models import Channel, Notification, Order
+from .models import ORDER_KEYS, Channel, Notification, Order, unattached
 from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
 from .signals import emit, notification_rejected, payment_anomaly
 from .store import ChannelUnavailable, channel_impl
@@ -152,7 +153,8 @@ def _statements() -> dict:
     log_table, orders, channels = Notification.__table__, Order.__table__, Channel.__table__
     return {
         "record": insert(log_table),
-        "order": select(orders, channels).join(channels, channels.c.id == orders.c.channel_id)
+        "order": select(orders, channels.c.uuid, channels.c.revision)
+        .join(channels, channels.c.id == orders.c.channel_id)
         .where(orders.c.trade_no == bindparam("trade_no")),
         "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id")).values(
             verdict=bindparam("verdict"), outcome=bindparam("outcome"), answer_status=bindparam("answer_status"),
@@ -162,29 +164,32 @@ def _statements() -> dict:
 
 def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None) -> tuple[int, Order | None]:
     """Insert the raw request into the delivery log and commit; in the same round, look up the order it
-    names. Raises :class:`TransientError` if the database cannot take it."""
+    names (with its channel's uuid and revision only: the channel itself is cached). Raises
+    :class:`TransientError` if the database cannot take it."""
+    params = {
+        "kind": raw.kind[:16], "channel_uuid": raw.channel_uuid[:64], "method": raw.method[:8],
+        "query_string": raw.query_string, "body": raw.body, "content_type": raw.content_type[:128],
+        "source_ip": raw.source_ip[:64], "received_at": raw.received_at, "trade_no": trade_no,
+        "verdict": "received", "outcome": "", "answer_body": "", "replay_of": replay_of,
+    }
+    if one_statement.applies(state.engine, state.balance):
+        with transient_errors(), state.autocommit_engine.connect() as connection:
+            notification_id, *order_values = one_statement.record(connection, params)
+        return notification_id, (_order_of(state, order_values) if order_values[0] is not None else None)
     statements = _statements()
     with transient_errors(), state.engine.begin() as connection:
-        notification_id = connection.execute(statements["record"], {
-            "kind": raw.kind[:16], "channel_uuid": raw.channel_uuid[:64], "method": raw.method[:8],
-            "query_string": raw.query_string, "body": raw.body, "content_type": raw.content_type[:128],
-            "source_ip": raw.source_ip[:64], "received_at": raw.received_at, "trade_no": trade_no,
-            "verdict": "received", "outcome": "", "answer_body": "", "replay_of": replay_of,
-        }).inserted_primary_key[0]
+        notification_id = connection.execute(statements["record"], params).inserted_primary_key[0]
         row = connection.execute(statements["order"], {"trade_no": trade_no}).first() if trade_no else None
-    return notification_id, (_order_of(row) if row is not None else None)
+    return notification_id, (_order_of(state, row) if row is not None else None)
 
 
-_ORDER_COLUMNS = tuple(Order.__table__.columns)
-_CHANNEL_COLUMNS = tuple(Channel.__table__.columns)
-
-
-def _order_of(row) -> Order:
-    """The Order (with its Channel) of a joined row, without an ORM query."""
-    values = tuple(row)
-    order = Order(**{c.key: v for c, v in zip(_ORDER_COLUMNS, values)})
-    order.channel = Channel(**{c.key: v for c, v in zip(_CHANNEL_COLUMNS, values[len(_ORDER_COLUMNS):])})
-    return order
+def _order_of(state, values) -> Order:
+    """The Order of a looked-up row's values (the order's columns, then its channel's uuid and
+    revision), without an ORM query; its channel is the cached row at that revision, else read."""
+    columns = dict(zip(ORDER_KEYS, values))
+    uuid, revision = tuple(values)[len(ORDER_KEYS):]
+    columns["channel"] = state.channel_row(uuid, revision) or _find_channel(state, uuid)
+    return unattached(Order, columns)
 
 
 def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | None, notification_id: int,

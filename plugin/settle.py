@@ -15,11 +15,12 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import String, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
+from . import one_statement
 from .balance import UserNotFound
 from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
-from .models import ANOMALY, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification, Order, utcnow
+from .models import ANOMALY, PAID, PENDING, SETTLEABLE, ORDER_KEYS, LedgerEntry, Notification, Order, unattached, utcnow
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
 
 log = logging.getLogger("panelpay")
@@ -91,12 +92,12 @@ def _statements(returning: bool) -> dict:
     """The settle transaction's statements, built once: the hot path only binds parameters (building a
     statement costs more Python than executing it)."""
     orders, ledger, log_table = Order.__table__, LedgerEntry.__table__, Notification.__table__
-    now = bindparam("now", type_=orders.c.paid_at.type)
-    gateway_trade_no = bindparam("gateway_trade_no", type_=String(64))
+    now = bindparam("panelpay_now", type_=orders.c.paid_at.type)
+    gateway_trade_no = bindparam("panelpay_gateway_trade_no", type_=String(64))
     win = (
         update(orders)
         .where(
-            orders.c.id == bindparam("order_id"),
+            orders.c.id == bindparam("panelpay_order_id"),
             orders.c.status.in_(SETTLEABLE),
             or_(gateway_trade_no.is_(None), orders.c.gateway_trade_no.is_(None),
                 orders.c.gateway_trade_no == gateway_trade_no),
@@ -108,12 +109,12 @@ def _statements(returning: bool) -> dict:
                                       else_=False)),
             (orders.c.status, PAID),
             (orders.c.paid_at, now),
-            (orders.c.settled_by, bindparam("source")),
+            (orders.c.settled_by, bindparam("panelpay_source")),
             (orders.c.gateway_trade_no, func.coalesce(gateway_trade_no, orders.c.gateway_trade_no)),
             (orders.c.lease_until, None),
         )
     )
-    read_back = select(orders.c.paid_late, orders.c.gateway_trade_no).where(orders.c.id == bindparam("order_id"))
+    read_back = select(orders.c.paid_late, orders.c.gateway_trade_no).where(orders.c.id == bindparam("panelpay_order_id"))
     return {
         "win": win.returning(orders.c.paid_late, orders.c.gateway_trade_no) if returning else win,
         "read_back": read_back,
@@ -129,12 +130,30 @@ def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, Ledger
     """The transaction itself. Returns the settled order's new column values if this call won the order
     (None if another already had), and its ledger entry."""
     now = utcnow()
+    # Bound names no host column can have: SQLAlchemy would add a matching column to the SET clause of
+    # every UPDATE in the statement, the host's balance UPDATE included.
+    params = {"panelpay_order_id": order.id, "panelpay_now": now, "panelpay_source": evidence.source,
+              "panelpay_gateway_trade_no": evidence.gateway_trade_no}
+    entry = unattached(LedgerEntry, {
+        "order_id": order.id, "user_id": order.user_id, "channel_id": order.channel_id, "credit": order.credit,
+        "units": state.balance.units_for(order.credit), "gateway_trade_no": evidence.gateway_trade_no,
+        "source": evidence.source, "created_at": now})
+    if one_statement.applies(state.engine, state.balance):
+        try:
+            row = _apply_in_one_statement(state, order, evidence, entry, params)
+        except DataError as exc:
+            if not one_statement.user_missing(exc):
+                raise
+            row = None  # the general path below finds the user gone and says so
+        else:
+            if row is None:
+                return None, None
+            entry.id = row.entry_id
+            return _settled_values(evidence, now, row), entry
     with state.engine.begin() as connection:
         set_lock_timeout(connection, state.settings.lock_timeout)
         returning = connection.dialect.update_returning
         statements = _statements(returning)
-        params = {"order_id": order.id, "now": now, "source": evidence.source,
-                  "gateway_trade_no": evidence.gateway_trade_no}
         if returning:
             row = connection.execute(statements["win"], params).first()
         else:
@@ -142,13 +161,8 @@ def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, Ledger
             row = connection.execute(statements["read_back"], params).first() if won else None
         if row is None:
             return None, None
-        settled = {"status": PAID, "paid_at": now, "settled_by": evidence.source, "lease_until": None,
-                   "paid_late": bool(row.paid_late), "gateway_trade_no": row.gateway_trade_no}
         state.testing_hook("settle:locked", order)
         # The ledger row first: its unique order_id refuses a second credit before the host is touched.
-        entry = LedgerEntry(order_id=order.id, user_id=order.user_id, channel_id=order.channel_id,
-                            credit=order.credit, units=state.balance.units_for(order.credit),
-                            gateway_trade_no=evidence.gateway_trade_no, source=evidence.source, created_at=now)
         entry.id = connection.execute(statements["ledger"], {
             "order_id": entry.order_id, "user_id": entry.user_id, "channel_id": entry.channel_id,
             "credit": entry.credit, "units": entry.units, "gateway_trade_no": entry.gateway_trade_no,
@@ -161,12 +175,40 @@ def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, Ledger
         if evidence.notification_id is not None:
             connection.execute(statements["stamp"], {"notification_id": evidence.notification_id,
                                                      "stamp_order_id": order.id})
-    return settled, entry
+    return _settled_values(evidence, now, row), entry
+
+
+def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: LedgerEntry, params: dict):
+    """PostgreSQL with a balance column: the same transaction as one statement (``one_statement``), run
+    in autocommit. With a ``settle:locked`` test hook it runs inside an explicit transaction instead, so
+    the hook can block (or the test kill the worker) after the statement and before the commit."""
+    balance = state.balance
+    params |= {
+        "panelpay_lock_timeout": f"{int(state.settings.lock_timeout)}s", "panelpay_user_id": entry.user_id,
+        "panelpay_channel_id": entry.channel_id, "panelpay_credit": entry.credit, "panelpay_units": entry.units,
+        "panelpay_notification_id": evidence.notification_id,
+        "panelpay_user_key": balance.user_key(order.user_id),
+        "panelpay_amount": order.credit if entry.units is None else entry.units,
+    }
+    win = _statements(False)["win"]
+    if not state.has_hook("settle:locked"):
+        with state.autocommit_engine.connect() as connection:
+            return one_statement.settle(connection, balance, win, params)
+    with state.engine.begin() as connection:
+        row = one_statement.settle(connection, balance, win, params)
+        if row is not None:
+            state.testing_hook("settle:locked", order)
+        return row
+
+
+def _settled_values(evidence: Evidence, now, row) -> dict:
+    return {"status": PAID, "paid_at": now, "settled_by": evidence.source, "lease_until": None,
+            "paid_late": bool(row.paid_late), "gateway_trade_no": row.gateway_trade_no}
 
 
 def _settled(order: Order, values: dict) -> Order:
     """The order as the settle transaction left it, without reading it back."""
-    fresh = Order(**{attr.key: getattr(order, attr.key) for attr in Order.__mapper__.column_attrs} | values)
+    fresh = unattached(Order, {key: getattr(order, key) for key in ORDER_KEYS} | values)
     fresh.channel = order.channel
     return fresh
 

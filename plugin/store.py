@@ -74,7 +74,7 @@ def channel_impl(state, row: Channel) -> ChannelImpl:
         except (SecretsUnreadable, ConfigInvalid) as exc:
             raise ChannelUnavailable(f"channel {row.name!r} cannot be used: {exc}") from exc
 
-    return state.cached_channel(row.uuid, row.revision, build)
+    return state.cached_channel(row, build)
 
 
 def full_config(state, row: Channel) -> dict:

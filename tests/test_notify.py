@@ -333,3 +333,19 @@ def test_a_replayed_notification_that_credits_is_marked_settled_by_replay(world,
     first = world.notifications()[0]
     assert world.admin.post(f"/payment/admin/api/notifications/{first.id}/replay").get_json()["verdict"] == "accepted"
     assert world.order_row(order["trade_no"]).settled_by == "replay"
+
+
+def test_a_changed_key_takes_effect_on_the_next_notification(world, signer):
+    """The notify path reuses the channel it built for a revision; an edit makes a new revision."""
+    uuid = world.channels["epay"]["uuid"]
+    first = world.order("epay")
+    assert deliver(world, "epay", signer.epay(first["trade_no"], first["total"]), "GET").get_data(as_text=True) \
+        == "success"
+    response = world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"config": {"key": "rotated-key-0123"}})
+    assert response.status_code == 200, response.get_json()
+    second = world.order("epay")
+    stale = deliver(world, "epay", signer.epay(second["trade_no"], second["total"]), "GET")
+    assert (stale.status_code, world.notifications()[-1].verdict) == (400, "rejected")
+    fresh = deliver(world, "epay", signer.epay(second["trade_no"], second["total"], key="rotated-key-0123"), "GET")
+    assert (fresh.status_code, fresh.get_data(as_text=True)) == (200, "success")
+    assert world.balance() == Decimal(first["credit"]) + Decimal(second["credit"])

@@ -151,6 +151,23 @@ def test_integer_and_decimal_columns_are_credited_exactly(make_app, mode, column
         assert ledger(app)[0].units == expected
 
 
+#: The host's columns named like values a credit binds, and what they hold before and after it.
+DECOYS = {"amount": Decimal("0.00"), "credit": Decimal("0.00"), "units": 0, "source": "signup", "order_id": 0,
+          "channel_id": 0, "gateway_trade_no": ""}
+
+
+@pytest.mark.parametrize("mode", ["decimal", "cents", "quota", "callable"])
+def test_host_columns_named_like_the_credits_values_are_left_alone(make_app, mode):
+    app = make_app(balance=mode)
+    uid, other = add_user(app), add_user(app, "bob")
+    order = add_order(app, add_channel_row(app), uid, "9.90")
+    with app.app_context():
+        assert settle(order, evidence(order)).outcome == "credited"
+        users = app.db.session.execute(sa.select(app.User).order_by(app.User.id)).scalars().all()
+        assert [{key: getattr(user, key) for key in DECOYS} for user in users] == [DECOYS, DECOYS]
+    assert balance(app, other) == 0 and balance(app, other, "balance_cents") == 0
+
+
 def test_cent_steps_add_up_exactly(make_app):
     app = make_app(balance="cents")
     uid = add_user(app)

@@ -32,6 +32,14 @@ def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = No
         balance: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal("0.00"))
         balance_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
         quota: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+        # Columns named like values PanelPay binds when it credits: a credit must leave them alone.
+        amount: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal("0.00"))
+        credit: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal("0.00"))
+        units: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+        source: Mapped[str] = mapped_column(sa.String(16), default="signup")
+        order_id: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+        channel_id: Mapped[int] = mapped_column(sa.Integer, default=0)
+        gateway_trade_no: Mapped[str] = mapped_column(sa.String(64), default="")
 
     class CreditLog(db.Model):
         __tablename__ = "host_credit_log"

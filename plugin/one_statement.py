@@ -1,0 +1,130 @@
+"""PostgreSQL: recording a notification and settling an order, each in one statement.
+
+The flow is DESIGN.md's, unchanged: the raw request is committed before it is judged, and the credit is
+one transaction. On PostgreSQL each of those is a single statement run in autocommit (its own implicit
+transaction), so a notification costs two round trips where the general path needs eleven:
+
+* ``record``: INSERT the raw request and, in the same statement, look up the order (with its channel) it
+  names: a data-modifying CTE joined to the order.
+* ``settle``: the conditional UPDATE of the order, the ledger INSERT, the balance UPDATE and the
+  delivery-log verdict, as data-modifying CTEs that all depend on the order UPDATE having matched. One
+  statement is atomic: nothing of it is visible unless all of it commits.
+
+Only for a host whose balance is a column (:class:`~panelpay.balance.BalanceColumn`); a host function
+needs a transaction it can run in, and other databases have no data-modifying CTEs: both take the general
+path in ``judge`` and ``settle``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import String, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy.engine import Connection, Row
+
+from .balance import BalanceColumn
+from .models import Channel, LedgerEntry, Notification, Order
+
+#: The delivery-log columns the record statement binds (the rest keep their defaults).
+RECORD_COLUMNS = ("kind", "channel_uuid", "method", "query_string", "body", "content_type", "source_ip",
+                  "received_at", "trade_no", "verdict", "outcome", "answer_body", "replay_of")
+
+#: SQLSTATE division_by_zero: the settle statement's way to refuse a credit whose user row is gone.
+USER_MISSING = "22012"
+
+
+def applies(connection_or_engine, balance) -> bool:
+    """Whether this database and balance adapter take the one-statement path."""
+    return connection_or_engine.dialect.name == "postgresql" and isinstance(balance, BalanceColumn)
+
+
+@lru_cache(maxsize=None)
+def record_statement():
+    """INSERT the raw request RETURNING its id, LEFT JOINed to the order named ``trade_no`` and its
+    channel's uuid and revision."""
+    log, orders, channels = Notification.__table__, Order.__table__, Channel.__table__
+    recorded = (
+        insert(log)
+        .values({log.c[name]: bindparam(name, type_=log.c[name].type) for name in RECORD_COLUMNS})
+        .returning(log.c.id)
+        .cte("recorded")
+    )
+    named = orders.join(channels, channels.c.id == orders.c.channel_id)
+    return (
+        select(recorded.c.id.label("notification_id"), orders, channels.c.uuid, channels.c.revision)
+        .select_from(recorded.outerjoin(named, orders.c.trade_no == bindparam("trade_no", type_=String(64))))
+    )
+
+
+def record(connection: Connection, params: dict) -> Row:
+    """Run the record statement; its one row: ``notification_id``, then the order's columns and its
+    channel's uuid and revision (all None when no order matched)."""
+    return connection.execute(record_statement(), params).one()
+
+
+@lru_cache(maxsize=64)
+def _settle_statement(balance: BalanceColumn, win):
+    """The settle statement for ``balance``, around ``win`` (settle's conditional UPDATE of the order,
+    with its bound parameters ``panelpay_order_id``, ``panelpay_now``, ``panelpay_source``,
+    ``panelpay_gateway_trade_no``). Every bound name starts with ``panelpay_``: SQLAlchemy adds a column
+    named like a parameter to the SET clause of each UPDATE in the statement, the host's included."""
+    orders, ledger, log = Order.__table__, LedgerEntry.__table__, Notification.__table__
+    # The bounded wait for the order's row lock, set for this statement's transaction only. An
+    # uncorrelated scalar subquery is evaluated once, before the first row is updated, so the setting is
+    # in force when the UPDATE waits for a row another transaction holds.
+    bounded = select(func.set_config("lock_timeout", bindparam("panelpay_lock_timeout", type_=String), True)).scalar_subquery()
+    won = win.where(bounded.is_not(None)).returning(orders.c.id, orders.c.paid_late, orders.c.gateway_trade_no) \
+        .cte("won")
+    did_win = exists(select(won.c.id))
+    entry = insert(ledger).from_select(
+        ["order_id", "user_id", "channel_id", "credit", "units", "gateway_trade_no", "source", "created_at"],
+        select(
+            won.c.id,
+            bindparam("panelpay_user_id", type_=ledger.c.user_id.type),
+            bindparam("panelpay_channel_id", type_=ledger.c.channel_id.type),
+            bindparam("panelpay_credit", type_=ledger.c.credit.type),
+            bindparam("panelpay_units", type_=ledger.c.units.type),
+            bindparam("panelpay_gateway_trade_no", type_=ledger.c.gateway_trade_no.type),
+            bindparam("panelpay_source", type_=ledger.c.source.type),
+            bindparam("panelpay_now", type_=ledger.c.created_at.type),
+        ),
+    ).returning(ledger.c.id).cte("entry")
+    credited = (
+        update(balance.table)
+        .where(balance.id_column == bindparam("panelpay_user_key", type_=balance.id_column.type), did_win)
+        .values({balance.column: balance.column + bindparam("panelpay_amount", type_=balance.column.type)})
+        .returning(balance.id_column)
+        .cte("credited")
+    )
+    stamped = (
+        update(log)
+        .where(log.c.id == bindparam("panelpay_notification_id", type_=log.c.id.type), did_win)
+        .values(order_id=bindparam("panelpay_order_id", type_=log.c.order_id.type), verdict="accepted", outcome="credited", answer_status=200,
+                answer_body="success")
+        .returning(log.c.id)
+        .cte("stamped")
+    )
+    # A data-modifying CTE runs whether or not the final SELECT reads it. When the order was won but the
+    # user row is gone, dividing by the number of credited rows fails the whole statement (division by
+    # zero, USER_MISSING): nothing of it commits, and settle() takes the general path to say why.
+    user_credited = literal(1) / select(func.count()).select_from(credited).scalar_subquery()
+    return (
+        select(won.c.paid_late, won.c.gateway_trade_no, entry.c.id.label("entry_id"),
+               user_credited.label("user_credited"),
+               select(func.count()).select_from(stamped).scalar_subquery().label("stamped"))
+        .select_from(won.join(entry, literal(True)))
+    )
+
+
+def settle(connection: Connection, balance: BalanceColumn, win, params: dict[str, Any]) -> Row | None:
+    """Run the settle statement; its row (``paid_late``, ``gateway_trade_no``, ``entry_id``) if this call
+    won the order, None if it was already settled. ``params``: the conditional UPDATE's, and, prefixed
+    ``panelpay_``, ``lock_timeout``, ``user_id``, ``channel_id``, ``credit``, ``units``,
+    ``notification_id``, ``user_key``, ``amount``."""
+    return connection.execute(_settle_statement(balance, win), params).first()
+
+
+def user_missing(exc: BaseException) -> bool:
+    """Whether a database error is the settle statement refusing a credit for a user row that is gone."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == USER_MISSING
