@@ -80,34 +80,33 @@ def parse_params(raw: Raw) -> dict[str, str]:
     Raises :class:`MalformedNotification` for a repeated key, bytes that are not text, or a body that is
     not a URL-encoded form.
     """
-    pairs = _byte_pairs(raw.query_string)
+    pairs = _latin1_pairs(raw.query_string)
     if raw.body:
         content_type = raw.content_type.split(";")[0].strip().lower()
         if content_type not in ("application/x-www-form-urlencoded", ""):
             raise MalformedNotification(f"unsupported content type {content_type[:60]}")
-        pairs += _byte_pairs(raw.body)
+        pairs += _latin1_pairs(raw.body)
     encoding = "utf-8"
     for key, value in pairs:
-        if key == b"charset" and value.lower() in (b"gbk", b"gb2312", b"gb18030"):
+        if key == "charset" and value.lower() in ("gbk", "gb2312", "gb18030"):
             encoding = "gb18030"
     params: dict[str, str] = {}
     for key, value in pairs:
-        try:
-            name, text = key.decode(encoding), value.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise MalformedNotification(f"parameters are not valid {encoding} text") from exc
-        if name in params:
-            raise MalformedNotification(f"parameter {name[:40]!r} appears more than once")
-        params[name] = text
+        if not (key.isascii() and value.isascii()):  # ASCII reads the same in latin-1, UTF-8 and GBK
+            try:
+                key, value = key.encode("latin-1").decode(encoding), value.encode("latin-1").decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise MalformedNotification(f"parameters are not valid {encoding} text") from exc
+        if key in params:
+            raise MalformedNotification(f"parameter {key[:40]!r} appears more than once")
+        params[key] = value
     return params
 
 
-def _byte_pairs(data: bytes) -> list[tuple[bytes, bytes]]:
-    """URL-decoded (key, value) byte pairs; latin-1 maps each byte to one character and back, so bytes
-    that are not UTF-8 survive to be reported instead of being replaced."""
-    text = data.decode("latin-1")
-    return [(k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1")]
+def _latin1_pairs(data: bytes) -> list[tuple[str, str]]:
+    """URL-decoded (key, value) pairs, each character one byte (latin-1): bytes that are not UTF-8
+    survive to be reported instead of being replaced, and the declared charset is applied after."""
+    return parse_qsl(data.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
 
 
 def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import String, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import String, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from . import one_statement
@@ -98,7 +98,8 @@ def _statements(returning: bool) -> dict:
         update(orders)
         .where(
             orders.c.id == bindparam("panelpay_order_id"),
-            orders.c.status.in_(SETTLEABLE),
+            # One bound value per status rather than an expanding list, rendered anew on each execution.
+            orders.c.status.in_([literal(status) for status in SETTLEABLE]),
             or_(gateway_trade_no.is_(None), orders.c.gateway_trade_no.is_(None),
                 orders.c.gateway_trade_no == gateway_trade_no),
         )
@@ -208,7 +209,9 @@ def _settled_values(evidence: Evidence, now, row) -> dict:
 
 def _settled(order: Order, values: dict) -> Order:
     """The order as the settle transaction left it, without reading it back."""
-    fresh = unattached(Order, {key: getattr(order, key) for key in ORDER_KEYS} | values)
+    loaded = order.__dict__  # read past the attribute instrumentation; getattr for anything not loaded
+    fresh = unattached(Order, {key: loaded[key] if key in loaded else getattr(order, key) for key in ORDER_KEYS}
+                       | values)
     fresh.channel = order.channel
     return fresh
 
