@@ -349,3 +349,31 @@ def test_a_changed_key_takes_effect_on_the_next_notification(world, signer):
     fresh = deliver(world, "epay", signer.epay(second["trade_no"], second["total"], key="rotated-key-0123"), "GET")
     assert (fresh.status_code, fresh.get_data(as_text=True)) == (200, "success")
     assert world.balance() == Decimal(first["credit"]) + Decimal(second["credit"])
+
+
+def test_a_notification_costs_a_fixed_handful_of_statements(world, signer, backend):
+    """No N+1 and nothing the credit does not need: on PostgreSQL the record (with its order lookup) and
+    the credit are one statement each, each its own transaction; elsewhere a short, fixed list."""
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split())[:60])
+
+    orders = [world.order("epay") for _ in range(3)]
+    deliver(world, "epay", signer.epay(orders[0]["trade_no"], orders[0]["total"]), "GET")  # builds the channel
+    with world.app.app_context():
+        engine = world.state.engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for order in orders[1:]:
+            assert deliver(world, "epay", signer.epay(order["trade_no"], order["total"]), "GET") \
+                .get_data(as_text=True) == "success"
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    per_notification = len(statements) / 2
+    if backend == "postgresql":
+        assert per_notification == 2 and all(s.startswith("WITH ") for s in statements), statements
+    else:  # INSERT, SELECT order; UPDATE order (+ read-back without UPDATE … RETURNING), ledger, balance, verdict
+        assert per_notification <= 7 and not any("panelpay_channels" in s and "JOIN" not in s for s in statements), \
+            statements
+    assert world.balance() == sum(Decimal(o["credit"]) for o in orders)

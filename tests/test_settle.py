@@ -300,3 +300,16 @@ def test_signal_receivers_see_committed_rows(app):
     with app.app_context(), payment_succeeded.connected_to(receiver, app):
         settle(order, evidence(order))
     assert seen == [Decimal("4.00")]
+
+
+def test_an_order_moved_back_to_pending_after_its_credit_is_restored_not_credited_again(app):
+    uid = add_user(app)
+    order = add_order(app, add_channel_row(app), uid, "5.00")
+    with app.app_context():
+        assert settle(order, evidence(order)).outcome == "credited"
+        app.db.session.execute(sa.update(Order).where(Order.id == order.id).values(status="pending"))
+        app.db.session.commit()
+        again = settle(order, evidence(order))
+    assert again.outcome == "already_settled" and again.order.status == "paid"
+    assert order_row(app, order.id).status == "paid"
+    assert balance(app, uid) == Decimal("5.00") and len(ledger(app)) == 1
