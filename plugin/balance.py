@@ -70,8 +70,11 @@ class BalanceColumn:
         # Bound names no host column can have (a matching key would join the SET clause).
         result = connection.execute(self._statement, {"panelpay_user_key": self.user_key(user_id),
                                                       "panelpay_amount": amount})
-        if result.rowcount != 1:
+        if result.rowcount == 0:
             raise UserNotFound(f"user {user_id} not found in {self.table.name}")
+        if result.rowcount != 1:
+            raise UserNotFound(f"user {user_id} matches {result.rowcount} rows of {self.table.name}: "
+                               "the balance's id column must be unique")
         return units
 
 

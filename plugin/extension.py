@@ -99,10 +99,14 @@ class State:
         return channel
 
     def channel_row(self, uuid: str, revision: int):
-        """The channel row at ``revision`` if a channel object was built from it here, else None: the
-        notify path then needs only the channel's revision from the database, not its config."""
+        """A copy of the channel row at ``revision`` if a channel object was built from it here, else
+        None: the notify path then needs only the channel's revision from the database, not its config.
+        Each caller gets its own copy (it may reach a signal receiver, which may change or add it)."""
         hit = self._channel_cache.get(uuid)
-        return hit[2] if hit is not None and hit[0] == revision else None
+        if hit is None or hit[0] != revision:
+            return None
+        row = hit[2].__dict__
+        return unattached(Channel, {key: row[key] for key in CHANNEL_KEYS})
 
     # -- test hooks -------------------------------------------------------------------------------
     def on(self, name: str, fn: Callable) -> None:

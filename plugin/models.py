@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .money import CENT
@@ -48,7 +48,10 @@ def unattached(model: type, values: dict):
     attribute events: for rows PanelPay has just read or written itself and hands on (to ``settle()``, to
     signals). It belongs to no session; reading its attributes is all it is for. Several times cheaper
     than ``model(**values)``, which matters on the notify path."""
-    instance = model.__mapper__.class_manager.new_instance()
+    mapper = model.__mapper__
+    if not mapper.configured:  # relationships are set up on first use; no ORM query may have run yet
+        configure_mappers()
+    instance = mapper.class_manager.new_instance()
     instance.__dict__.update(values)
     return instance
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import String, bindparam, case, exists, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Row
 
 from .balance import BalanceColumn
@@ -104,10 +104,12 @@ def _settle_statement(balance: BalanceColumn, win):
         .returning(log.c.id)
         .cte("stamped")
     )
-    # A data-modifying CTE runs whether or not the final SELECT reads it. When the order was won but the
-    # user row is gone, dividing by the number of credited rows fails the whole statement (division by
-    # zero, USER_MISSING): nothing of it commits, and settle() takes the general path to say why.
-    user_credited = literal(1) / select(func.count()).select_from(credited).scalar_subquery()
+    # A data-modifying CTE runs whether or not the final SELECT reads it. When the order was won but not
+    # exactly one user row was credited (the row is gone, or the host's id column is not unique), a
+    # division by zero fails the whole statement (USER_MISSING): nothing of it commits, and settle() takes
+    # the general path to say why.
+    one_row = case((select(func.count()).select_from(credited).scalar_subquery() == 1, 1), else_=0)
+    user_credited = literal(1) / one_row
     return (
         select(won.c.paid_late, won.c.gateway_trade_no, entry.c.id.label("entry_id"),
                user_credited.label("user_credited"),
@@ -127,4 +129,4 @@ def settle(connection: Connection, balance: BalanceColumn, win, params: dict[str
 def user_missing(exc: BaseException) -> bool:
     """Whether a database error is the settle statement refusing a credit for a user row that is gone."""
     orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None) == USER_MISSING
+    return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) == USER_MISSING  # psycopg 3 / 2

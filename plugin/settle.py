@@ -184,7 +184,7 @@ def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: Ledg
     in autocommit. With a ``settle:locked`` test hook it runs inside an explicit transaction instead, so
     the hook can block (or the test kill the worker) after the statement and before the commit."""
     balance = state.balance
-    params |= {
+    params = params | {
         "panelpay_lock_timeout": f"{int(state.settings.lock_timeout)}s", "panelpay_user_id": entry.user_id,
         "panelpay_channel_id": entry.channel_id, "panelpay_credit": entry.credit, "panelpay_units": entry.units,
         "panelpay_notification_id": evidence.notification_id,

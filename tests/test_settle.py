@@ -313,3 +313,18 @@ def test_an_order_moved_back_to_pending_after_its_credit_is_restored_not_credite
     assert again.outcome == "already_settled" and again.order.status == "paid"
     assert order_row(app, order.id).status == "paid"
     assert balance(app, uid) == Decimal("5.00") and len(ledger(app)) == 1
+
+
+def test_a_balance_id_column_matching_two_rows_credits_neither(make_app):
+    app = make_app(balance="non_unique")
+    uid = add_user(app)
+    with app.app_context():
+        app.db.session.add_all([app.CreditLog(user_id=uid, amount=Decimal("0.00")) for _ in range(2)])
+        app.db.session.commit()
+    order = add_order(app, add_channel_row(app), uid, "3.00")
+    with app.app_context():
+        result = settle(order, evidence(order))
+        amounts = app.db.session.execute(sa.select(app.CreditLog.amount)).scalars().all()
+    assert result.outcome == "anomaly" and "must be unique" in result.reason
+    assert amounts == [Decimal("0.00"), Decimal("0.00")] and ledger(app) == []
+    assert order_row(app, order.id).status == "anomaly"

@@ -57,6 +57,8 @@ def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = No
         "cents": lambda: BalanceColumn(User.balance_cents, units_per_yuan=100),
         "quota": lambda: BalanceColumn(User.quota, units_per_yuan=QUOTA_PER_YUAN),
         "callable": lambda: BalanceCallable(credit_callable),
+        # A misconfigured host: the id column it names is not unique.
+        "non_unique": lambda: BalanceColumn(CreditLog.amount, id_column=CreditLog.user_id),
     }
     app = Flask("testhost", instance_path=tempfile.mkdtemp(prefix="pp-instance-"))
     options = {"pool_pre_ping": True}
