@@ -11,7 +11,6 @@ The answer for each case, and why, is in the README ("What the gateway is answer
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,15 +24,13 @@ from sqlalchemy.exc import DataError
 from . import one_statement
 from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
 from .db import TransientError, transient_errors
-from .models import ORDER_KEYS, Channel, Notification, Order, unattached
+from .models import ORDER_KEYS, TRADE_NO, Channel, Notification, Order, unattached
 from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
 from .signals import emit, notification_rejected, payment_anomaly
 from .store import ChannelUnavailable, channel_impl
 
 log = logging.getLogger("panelpay")
 
-#: What an order number can look like (EPay's own rule); anything else cannot name one of our orders.
-TRADE_NO = re.compile(r"[A-Za-z0-9._\-|]{1,64}")
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, ANOMALY, ERROR = (
     "accepted", "duplicate", "ignored", "rejected", "anomaly", "error",

@@ -6,6 +6,7 @@ SQLite (whose NUMERIC is a float), so every amount is exact on every database.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -41,6 +42,10 @@ PENDING, PAID, EXPIRED, CLOSED, ANOMALY = "pending", "paid", "expired", "closed"
 ORDER_STATUSES = (PENDING, PAID, EXPIRED, CLOSED, ANOMALY)
 #: Statuses from which a confirmed payment still settles (a late payment is still money received).
 SETTLEABLE = (PENDING, EXPIRED, CLOSED)
+
+
+#: What an order number can look like (EPay's own rule); anything else cannot name one of our orders.
+TRADE_NO = re.compile(r"[A-Za-z0-9._\-|]{1,64}")
 
 
 def unattached(model: type, values: dict):

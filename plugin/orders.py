@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from . import callback
 from .channels.base import GatewayError, PaymentStatus, PayRequest
 from .db import transient_errors
-from .models import CLOSED, PENDING, Channel, Order, utcnow
+from .models import CLOSED, PENDING, TRADE_NO, Channel, Order, utcnow
 from .money import fee_for
 from .settle import Evidence, Settlement, settle
 from .store import NotFound, channel_impl, get_settings
@@ -137,6 +137,8 @@ def current_payment(state, order: Order) -> dict:
 
 def load_order(state, trade_no: str, *, user_id: str | None = None) -> Order:
     """An order by trade number; with ``user_id``, only if it belongs to that user (else NotFound)."""
+    if not TRADE_NO.fullmatch(trade_no):  # cannot be ours; and some drivers refuse NUL outright
+        raise NotFound("no such order")
     with transient_errors(), state.session() as session:
         query = select(Order).where(Order.trade_no == trade_no)
         if user_id is not None:

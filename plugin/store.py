@@ -130,6 +130,8 @@ def list_channels(state, *, enabled_only: bool = False) -> list[Channel]:
 
 
 def get_channel(state, uuid: str, session=None) -> Channel:
+    if "\x00" in uuid:  # cannot be stored, so cannot be ours; some drivers refuse to even send it
+        raise NotFound("no such channel")
     own = session is None
     session = session or state.session()
     try:

@@ -3,7 +3,7 @@ the doctor and reconcile."""
 from __future__ import annotations
 
 from flask import Blueprint, request
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from .. import callback
 from ..channels.base import ConfigInvalid
@@ -49,7 +49,9 @@ def _filtered(query, columns: dict):
     """``query`` narrowed to rows equal to each non-empty filter of the query string."""
     for name, column in columns.items():
         value = request.args.get(name, "").strip()
-        if value:
+        if "\x00" in value:  # no stored value holds a NUL (and some drivers refuse to send one)
+            query = query.where(false())
+        elif value:
             query = query.where(column == value)
     return query
 
