@@ -14,7 +14,7 @@ from .balance import BalanceCallable, BalanceColumn, as_adapter
 from .config import Settings, read_settings
 from .manifest import Manifest, load_manifest
 from .metrics import Metrics
-from .models import CHANNEL_KEYS, Channel, unattached
+from .models import CHANNEL_KEYS, Channel, column_values, unattached
 from .vault import Vault
 
 
@@ -87,15 +87,14 @@ class State:
             return session
 
     def cached_channel(self, row, build: Callable[[], Any]) -> Any:
-        """The channel object for a row's revision, built once (parsed keys are cached with it, and a
-        copy of the row for :meth:`channel_row`)."""
+        """The channel object for a row's revision, built once (parsed keys are cached with it, and the
+        row's values for :meth:`channel_row`)."""
         hit = self._channel_cache.get(row.uuid)
         if hit is not None and hit[0] == row.revision:
             return hit[1]
         channel = build()
-        copy = unattached(Channel, {key: getattr(row, key) for key in CHANNEL_KEYS})
         with self._lock:
-            self._channel_cache[row.uuid] = (row.revision, channel, copy)
+            self._channel_cache[row.uuid] = (row.revision, channel, column_values(row, CHANNEL_KEYS))
         return channel
 
     def channel_row(self, uuid: str, revision: int):
@@ -103,10 +102,7 @@ class State:
         None: the notify path then needs only the channel's revision from the database, not its config.
         Each caller gets its own copy (it may reach a signal receiver, which may change or add it)."""
         hit = self._channel_cache.get(uuid)
-        if hit is None or hit[0] != revision:
-            return None
-        row = hit[2].__dict__
-        return unattached(Channel, {key: row[key] for key in CHANNEL_KEYS})
+        return unattached(Channel, dict(hit[2])) if hit is not None and hit[0] == revision else None
 
     # -- test hooks -------------------------------------------------------------------------------
     def on(self, name: str, fn: Callable) -> None:

@@ -48,6 +48,13 @@ SETTLEABLE = (PENDING, EXPIRED, CLOSED)
 TRADE_NO = re.compile(r"[A-Za-z0-9._\-|]{1,64}")
 
 
+def column_values(instance, keys: tuple[str, ...]) -> dict:
+    """``keys`` of ``instance`` as a dict, read past the attribute instrumentation (getattr only for
+    anything not loaded)."""
+    loaded = instance.__dict__
+    return {key: loaded[key] if key in loaded else getattr(instance, key) for key in keys}
+
+
 def unattached(model: type, values: dict):
     """An instance of ``model`` holding ``values`` (attribute name to value), built without the ORM's
     attribute events: for rows PanelPay has just read or written itself and hands on (to ``settle()``, to

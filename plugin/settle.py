@@ -20,7 +20,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from . import one_statement
 from .balance import UserNotFound
 from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
-from .models import ANOMALY, PAID, PENDING, SETTLEABLE, ORDER_KEYS, LedgerEntry, Notification, Order, unattached, utcnow
+from .models import (ANOMALY, ORDER_KEYS, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification, Order, column_values,
+                     unattached, utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
 
 log = logging.getLogger("panelpay")
@@ -209,9 +210,7 @@ def _settled_values(evidence: Evidence, now, row) -> dict:
 
 def _settled(order: Order, values: dict) -> Order:
     """The order as the settle transaction left it, without reading it back."""
-    loaded = order.__dict__  # read past the attribute instrumentation; getattr for anything not loaded
-    fresh = unattached(Order, {key: loaded[key] if key in loaded else getattr(order, key) for key in ORDER_KEYS}
-                       | values)
+    fresh = unattached(Order, column_values(order, ORDER_KEYS) | values)
     fresh.channel = order.channel
     return fresh
 
