@@ -44,6 +44,9 @@ ORDER_STATUSES = (PENDING, PAID, EXPIRED, CLOSED, ANOMALY)
 SETTLEABLE = (PENDING, EXPIRED, CLOSED)
 
 
+#: How the delivery log records a notification whose credit committed (written in the same transaction).
+CREDITED_VERDICT = {"verdict": "accepted", "outcome": "credited", "answer_status": 200, "answer_body": "success"}
+
 #: What an order number can look like (EPay's own rule); anything else cannot name one of our orders.
 TRADE_NO = re.compile(r"[A-Za-z0-9._\-|]{1,64}")
 

@@ -23,7 +23,7 @@ from sqlalchemy import String, bindparam, case, exists, func, insert, literal, s
 from sqlalchemy.engine import Connection, Row
 
 from .balance import BalanceColumn
-from .models import Channel, LedgerEntry, Notification, Order
+from .models import CREDITED_VERDICT, Channel, LedgerEntry, Notification, Order
 
 #: The delivery-log columns the record statement binds (the rest keep their defaults).
 RECORD_COLUMNS = ("kind", "channel_uuid", "method", "query_string", "body", "content_type", "source_ip",
@@ -72,7 +72,8 @@ def _settle_statement(balance: BalanceColumn, win):
     # The bounded wait for the order's row lock, set for this statement's transaction only. An
     # uncorrelated scalar subquery is evaluated once, before the first row is updated, so the setting is
     # in force when the UPDATE waits for a row another transaction holds.
-    bounded = select(func.set_config("lock_timeout", bindparam("panelpay_lock_timeout", type_=String), True)).scalar_subquery()
+    timeout = bindparam("panelpay_lock_timeout", type_=String)
+    bounded = select(func.set_config("lock_timeout", timeout, True)).scalar_subquery()
     won = win.where(bounded.is_not(None)).returning(orders.c.id, orders.c.paid_late, orders.c.gateway_trade_no) \
         .cte("won")
     did_win = exists(select(won.c.id))
@@ -99,8 +100,7 @@ def _settle_statement(balance: BalanceColumn, win):
     stamped = (
         update(log)
         .where(log.c.id == bindparam("panelpay_notification_id", type_=log.c.id.type), did_win)
-        .values(order_id=bindparam("panelpay_order_id", type_=log.c.order_id.type), verdict="accepted", outcome="credited", answer_status=200,
-                answer_body="success")
+        .values(order_id=bindparam("panelpay_order_id", type_=log.c.order_id.type), **CREDITED_VERDICT)
         .returning(log.c.id)
         .cte("stamped")
     )

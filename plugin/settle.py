@@ -20,8 +20,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from . import one_statement
 from .balance import UserNotFound
 from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
-from .models import (ANOMALY, ORDER_KEYS, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification, Order, column_values,
-                     unattached, utcnow)
+from .models import (ANOMALY, CREDITED_VERDICT, ORDER_KEYS, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification,
+                     Order, column_values, unattached, utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
 
 log = logging.getLogger("panelpay")
@@ -116,15 +116,15 @@ def _statements(returning: bool) -> dict:
             (orders.c.lease_until, None),
         )
     )
-    read_back = select(orders.c.paid_late, orders.c.gateway_trade_no).where(orders.c.id == bindparam("panelpay_order_id"))
+    read_back = select(orders.c.paid_late, orders.c.gateway_trade_no) \
+        .where(orders.c.id == bindparam("panelpay_order_id"))
     return {
         "win": win.returning(orders.c.paid_late, orders.c.gateway_trade_no) if returning else win,
         "read_back": read_back,
         "ledger": insert(ledger),
         "ledger_units": update(ledger).where(ledger.c.id == bindparam("entry_id")).values(units=bindparam("units")),
-        "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id")).values(
-            order_id=bindparam("stamp_order_id"), verdict="accepted", outcome="credited", answer_status=200,
-            answer_body="success"),
+        "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id"))
+        .values(order_id=bindparam("stamp_order_id"), **CREDITED_VERDICT),
     }
 
 
