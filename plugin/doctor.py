@@ -23,9 +23,13 @@ def _proof(state, nonce: str) -> str:
     return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def probe_nonce(args, content_length) -> str | None:
-    """The nonce when a request is a doctor probe (only the probe parameter, no body), else None."""
-    if list(args.keys()) != [PROBE_PARAM] or content_length:
+def probe_nonce(request) -> str | None:
+    """The nonce when a request is a doctor probe (only the probe parameter, no body), else None.
+    A query that does not start with the probe parameter is not parsed: a notification is not a probe."""
+    if request.content_length or not request.query_string.startswith(PROBE_PARAM.encode()):
+        return None
+    args = request.args
+    if list(args.keys()) != [PROBE_PARAM]:
         return None
     nonce = args.get(PROBE_PARAM, "")
     return nonce if 16 <= len(nonce) <= 64 and nonce.isalnum() else None

@@ -46,8 +46,7 @@ def notify_blueprint() -> Blueprint:
     def notify(kind: str, uuid: str):
         """Record, verify, check, settle, and only then answer ``success``."""
         state = _state()
-        nonce = doctor.probe_nonce(request.args, request.content_length) \
-            if request.query_string.startswith(doctor.PROBE_PARAM.encode()) else None
+        nonce = doctor.probe_nonce(request)
         if nonce is not None:
             return doctor.probe_answer(state, nonce, kind, uuid)
         limit = state.settings.max_notify_bytes
