@@ -17,7 +17,6 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, Domain, force_locale
 
 TRANSLATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
-LOCALES = ("en", "zh_CN")
 
 domain = Domain(translation_directories=[TRANSLATIONS], domain="panelpay")
 gettext = domain.gettext
