@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -118,20 +119,23 @@ def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
         params, problem = {}, exc
     trade_no = params.get("out_trade_no")
     trade_no = trade_no if trade_no and TRADE_NO.fullmatch(trade_no) else None
-    notification_id, order = _record(state, raw, trade_no, replay_of)
-    started = time.perf_counter()
-    order_id = order.id if order is not None else None
-    try:
-        if problem is not None:
-            answer = fail(400, REJECTED, f"malformed: {problem}"[:255])
-        else:
-            source = "replay" if replay_of is not None else "notify"
-            answer = _judge(state, raw, params, trade_no, order, notification_id, source)
-    except DataError:
-        answer = fail(400, REJECTED, "malformed: values the database cannot hold")
-    except TransientError as exc:
-        log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
-        answer = fail(503, ERROR, "database unavailable; the gateway will retry")
+    # PostgreSQL with a balance column: the record and the credit are one statement each, on one connection.
+    held = one_statement.Held(state.autocommit_engine) if one_statement.applies(state.engine, state.balance) else None
+    with held or nullcontext():
+        notification_id, order = _record(state, raw, trade_no, replay_of, held)
+        started = time.perf_counter()
+        order_id = order.id if order is not None else None
+        try:
+            if problem is not None:
+                answer = fail(400, REJECTED, f"malformed: {problem}"[:255])
+            else:
+                source = "replay" if replay_of is not None else "notify"
+                answer = _judge(state, raw, params, trade_no, order, notification_id, source, held)
+        except DataError:
+            answer = fail(400, REJECTED, "malformed: values the database cannot hold")
+        except TransientError as exc:
+            log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
+            answer = fail(503, ERROR, "database unavailable; the gateway will retry")
     kind = raw.kind if raw.kind in state.channel_kinds else "unknown"  # the URL must not mint label values
     state.metrics.notifications.labels(kind, answer.verdict, str(answer.status)).inc()
     state.metrics.settle_seconds.labels(kind).observe(time.perf_counter() - started)
@@ -158,20 +162,26 @@ def _statements() -> dict:
     }
 
 
-def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None) -> tuple[int, Order | None]:
+def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None,
+            held: one_statement.Held | None) -> tuple[int, Order | None]:
     """Insert the raw request into the delivery log and commit; in the same round, look up the order it
-    names (with its channel's uuid and revision only: the channel itself is cached). Raises
-    :class:`TransientError` if the database cannot take it."""
+    names (with its channel's uuid and revision only: the channel itself is cached). With ``held``, the
+    one-statement path, on a connection ``held`` keeps. Raises :class:`TransientError` if the database
+    cannot take it."""
     params = {
         "kind": raw.kind[:16], "channel_uuid": raw.channel_uuid[:64], "method": raw.method[:8],
         "query_string": raw.query_string, "body": raw.body, "content_type": raw.content_type[:128],
         "source_ip": raw.source_ip[:64], "received_at": raw.received_at, "trade_no": trade_no,
         "verdict": "received", "outcome": "", "answer_body": "", "replay_of": replay_of,
     }
-    if one_statement.applies(state.engine, state.balance):
-        with transient_errors(), state.autocommit_engine.connect() as connection:
-            notification_id, *order_values = one_statement.record(connection, params)
-        return notification_id, (_order_of(state, order_values) if order_values[0] is not None else None)
+    if held is not None:
+        with transient_errors():
+            try:
+                notification_id, *order_values = one_statement.record(held.connect(), params)
+            except BaseException:
+                held.release()
+                raise
+        return notification_id, (_order_of(state, order_values, held) if order_values[0] is not None else None)
     statements = _statements()
     with transient_errors(), state.engine.begin() as connection:
         notification_id = connection.execute(statements["record"], params).inserted_primary_key[0]
@@ -179,20 +189,31 @@ def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None) -> tup
     return notification_id, (_order_of(state, row) if row is not None else None)
 
 
-def _order_of(state, values) -> Order:
+def _order_of(state, values, held: one_statement.Held | None = None) -> Order:
     """The Order of a looked-up row's values (the order's columns, then its channel's uuid and
     revision), without an ORM query; its channel is the cached row at that revision, else read."""
     columns = dict(zip(ORDER_KEYS, values))
     uuid, revision = tuple(values)[len(ORDER_KEYS):]
-    columns["channel"] = state.channel_row(uuid, revision) or _find_channel(state, uuid)
+    channel = state.channel_row(uuid, revision)
+    if channel is None:
+        _release(held)
+        channel = _find_channel(state, uuid)
+    columns["channel"] = channel
     return unattached(Order, columns)
 
 
+def _release(held: one_statement.Held | None) -> None:
+    """Give back the held connection before touching the database another way (see ``Held``)."""
+    if held is not None:
+        held.release()
+
+
 def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | None, notification_id: int,
-           source: str) -> Answer:
+           source: str, held: one_statement.Held | None = None) -> Answer:
     if order is not None and order.channel.uuid == raw.channel_uuid:
         channel = order.channel
     else:
+        _release(held)
         channel = _find_channel(state, raw.channel_uuid)
     if channel is None or channel.kind != raw.kind or raw.kind not in state.channel_kinds:
         return fail(404, REJECTED, "no such channel: check the notify URL")
@@ -209,6 +230,8 @@ def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | N
         return fail(400, REJECTED, f"malformed: {exc}"[:255])
     if report.status is not PaymentStatus.PAID:
         return success(IGNORED, f"status {report.status.value}: nothing to credit")
+    if order is None or order.channel_id != channel.id or not impl.owns(report):
+        _release(held)  # an anomaly's signal receivers may use the database
     if order is None:
         return _anomaly(state, None, notification_id, f"unknown order {trade_no}")
     if order.channel_id != channel.id:
@@ -219,7 +242,7 @@ def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | N
                         f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}")
     if report.amount is None:
         return fail(400, REJECTED, "malformed: no amount")
-    settlement = settle(order, Evidence(source, report.amount, report.gateway_trade_no, notification_id))
+    settlement = settle(order, Evidence(source, report.amount, report.gateway_trade_no, notification_id), held=held)
     if settlement.outcome == CREDITED:
         return success(ACCEPTED, "credited")
     if settlement.outcome == ALREADY_SETTLED:

@@ -56,6 +56,42 @@ def record_statement():
     )
 
 
+class Held:
+    """The autocommit connection a notification's record statement ran on, kept for its settle
+    statement: the notification checks out one connection, not two (a checkout and its return cost
+    about as much Python as a statement).
+
+    A thread holding it must not wait for a second connection of the same pool (with every thread doing
+    so, none would get one): whoever is about to touch the database another way calls :meth:`release`
+    first. Closing is idempotent; ``with held:`` releases at the end."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def connect(self) -> Connection:
+        """A connection for the record statement, kept until taken or released."""
+        self.release()
+        self._connection = self._engine.connect()
+        return self._connection
+
+    def take(self) -> Connection:
+        """The held connection (or, if none is held, a new one); the caller closes it."""
+        connection, self._connection = self._connection, None
+        return connection if connection is not None else self._engine.connect()
+
+    def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
 def record(connection: Connection, params: dict) -> Row:
     """Run the record statement; its one row: ``notification_id``, then the order's columns and its
     channel's uuid and revision (all None when no order matched)."""

@@ -54,20 +54,23 @@ class Settlement:
     reason: str = ""
 
 
-def settle(order: Order, evidence: Evidence) -> Settlement:
+def settle(order: Order, evidence: Evidence, *, held: one_statement.Held | None = None) -> Settlement:
     """Credit ``order`` once on ``evidence``; safe to call any number of times, from any number of workers.
 
     Returns a :class:`Settlement`. Raises :class:`~panelpay.db.TransientError` when the database fails,
     after rolling everything back: nothing of the order, ledger or balance changed, so retrying is safe.
+    ``held``: the notification's autocommit connection (PostgreSQL), taken for the credit statement.
     """
     state = current_app.extensions["panelpay"].state
     if evidence.amount != order.total:
+        if held is not None:
+            held.release()
         reason = f"paid {evidence.amount:.2f}, order total {order.total:.2f}"
         return _anomaly(state, order, evidence, f"amount mismatch: {reason}")
     for attempt in range(_ATTEMPTS):
         try:
             with transient_errors():
-                won, entry = _apply(state, order, evidence)
+                won, entry = _apply(state, order, evidence, held)
             break
         except IntegrityError:
             return _refused_by_constraint(state, order, evidence)
@@ -128,7 +131,8 @@ def _statements(returning: bool) -> dict:
     }
 
 
-def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, LedgerEntry | None]:
+def _apply(state, order: Order, evidence: Evidence,
+           held: one_statement.Held | None = None) -> tuple[dict | None, LedgerEntry | None]:
     """The transaction itself. Returns the settled order's new column values if this call won the order
     (None if another already had), and its ledger entry."""
     now = utcnow()
@@ -142,7 +146,7 @@ def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, Ledger
         "source": evidence.source, "created_at": now})
     if one_statement.applies(state.engine, state.balance):
         try:
-            row = _apply_in_one_statement(state, order, evidence, entry, params)
+            row = _apply_in_one_statement(state, order, evidence, entry, params, held)
         except DataError as exc:
             if not one_statement.user_missing(exc):
                 raise
@@ -180,10 +184,12 @@ def _apply(state, order: Order, evidence: Evidence) -> tuple[dict | None, Ledger
     return _settled_values(evidence, now, row), entry
 
 
-def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: LedgerEntry, params: dict):
+def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: LedgerEntry, params: dict,
+                            held: one_statement.Held | None):
     """PostgreSQL with a balance column: the same transaction as one statement (``one_statement``), run
-    in autocommit. With a ``settle:locked`` test hook it runs inside an explicit transaction instead, so
-    the hook can block (or the test kill the worker) after the statement and before the commit."""
+    in autocommit, on the connection ``held`` keeps if any. With a ``settle:locked`` test hook it runs
+    inside an explicit transaction instead, so the hook can block (or the test kill the worker) after the
+    statement and before the commit."""
     balance = state.balance
     params = params | {
         "panelpay_lock_timeout": f"{int(state.settings.lock_timeout)}s", "panelpay_user_id": entry.user_id,
@@ -194,8 +200,10 @@ def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: Ledg
     }
     win = _statements(False)["win"]
     if not state.has_hook("settle:locked"):
-        with state.autocommit_engine.connect() as connection:
+        with held.take() if held is not None else state.autocommit_engine.connect() as connection:
             return one_statement.settle(connection, balance, win, params)
+    if held is not None:
+        held.release()
     with state.engine.begin() as connection:
         row = one_statement.settle(connection, balance, win, params)
         if row is not None:

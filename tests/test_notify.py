@@ -377,3 +377,61 @@ def test_a_notification_costs_a_fixed_handful_of_statements(world, signer, backe
         assert per_notification <= 7 and not any("panelpay_channels" in s and "JOIN" not in s for s in statements), \
             statements
     assert world.balance() == sum(Decimal(o["credit"]) for o in orders)
+
+
+def test_a_notification_holds_one_connection_at_a_time(world, signer, sandbox, backend):
+    """On PostgreSQL the record and the credit share one checkout. On every database, no path (a cold
+    channel cache, an anomaly, a rejection, a signal receiver that queries) waits for a second
+    connection while holding one: with every thread doing that, a full pool would never give it."""
+    from tests.support.gateway import SANDBOX_BASE, create_channel
+
+    from panelpay import notification_rejected, payment_succeeded
+
+    with world.app.app_context():
+        engine = world.state.engine
+    out, most, checkouts = [0], [0], [0]
+
+    def checked_out(*args):
+        out[0] += 1
+        checkouts[0] += 1
+        most[0] = max(most[0], out[0])
+
+    def checked_in(*args):
+        out[0] -= 1
+
+    def queries(sender, **kwargs):  # a host's receiver that uses the database
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    twin = create_channel(world.admin, "epay", sandbox.channel_configs(SANDBOX_BASE)["epay"] | {"type": "wxpay"},
+                          name="twin")
+    orders = [world.order("epay") for _ in range(4)]
+    assert deliver(world, "epay", signer.epay(orders[0]["trade_no"], orders[0]["total"]), "GET") \
+        .get_data(as_text=True) == "success"  # builds the channel
+    sa.event.listen(engine.pool, "checkout", checked_out)
+    sa.event.listen(engine.pool, "checkin", checked_in)
+    try:
+        paid = signer.epay(orders[1]["trade_no"], orders[1]["total"])
+        assert deliver(world, "epay", paid, "GET").get_data(as_text=True) == "success"
+        assert checkouts[0] == 1 if backend == "postgresql" else checkouts[0] <= 3
+        with payment_succeeded.connected_to(queries, world.app), payment_anomaly.connected_to(queries, world.app), \
+                notification_rejected.connected_to(queries, world.app):
+            world.state._channel_cache.clear()
+            assert deliver(world, "epay", signer.epay(orders[2]["trade_no"], orders[2]["total"]), "GET") \
+                .get_data(as_text=True) == "success"  # cold cache, then credited
+            for params in (paid,  # duplicate
+                           signer.epay("PPNOSUCHORDER", "10.00"),  # unknown order
+                           signer.epay(orders[3]["trade_no"], orders[3]["total"], pid="9999"),  # wrong merchant
+                           signer.epay(orders[3]["trade_no"], orders[3]["total"], money="1")):  # wrong amount
+                assert deliver(world, "epay", params, "GET").get_data(as_text=True) == "success"
+            assert deliver(world, "epay", {**signer.epay(orders[0]["trade_no"], "10.00"), "sign": "0" * 32},
+                           "GET").status_code == 400
+            params = signer.epay(orders[0]["trade_no"], orders[0]["total"])
+            assert world.app.test_client().get(f"/payment/notify/epay/{twin['uuid']}?" + urlencode(params)) \
+                .get_data(as_text=True) == "success"  # another channel's order
+    finally:
+        sa.event.remove(engine.pool, "checkout", checked_out)
+        sa.event.remove(engine.pool, "checkin", checked_in)
+    assert most[0] == 1 and out[0] == 0
+    assert [n.verdict for n in world.notifications()[-8:]] == \
+        ["accepted", "accepted", "duplicate", "anomaly", "anomaly", "anomaly", "rejected", "anomaly"]
