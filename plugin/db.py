@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from sqlalchemy import Integer, String, false, literal_column, null, true
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.engine import Connection
@@ -27,6 +28,21 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] in _RETRYABLE_MYSQL
+
+
+def inline(value: str | int | bool | None):
+    """A constant written into a statement's SQL rather than bound as a parameter: the notify path's
+    statements bind only what changes, since every bound value costs SQLAlchemy and the driver work on
+    each execution. For PanelPay's own constants only (status and verdict names, numbers)."""
+    if value is None:
+        return null()
+    if isinstance(value, bool):
+        return true() if value else false()
+    if isinstance(value, int):
+        return literal_column(str(int(value)), Integer)
+    if not value.isidentifier():
+        raise ValueError(f"not a plain name: {value!r}")
+    return literal_column(f"'{value}'", String)
 
 
 def set_lock_timeout(connection: Connection, seconds: int) -> None:

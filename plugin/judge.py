@@ -137,8 +137,7 @@ def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
             log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
             answer = fail(503, ERROR, "database unavailable; the gateway will retry")
     kind = raw.kind if raw.kind in state.channel_kinds else "unknown"  # the URL must not mint label values
-    state.metrics.notifications.labels(kind, answer.verdict, str(answer.status)).inc()
-    state.metrics.settle_seconds.labels(kind).observe(time.perf_counter() - started)
+    state.metrics.notification(kind, answer.verdict, answer.status, time.perf_counter() - started)
     if answer.verdict != ACCEPTED:  # an accepted one was stamped inside the settle transaction
         _stamp(state, notification_id, answer, order_id)
     if answer.verdict == REJECTED:

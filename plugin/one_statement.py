@@ -19,10 +19,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, exists, func, insert, literal, select, update
+from sqlalchemy import String, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from .balance import BalanceColumn
+from .db import inline
 from .models import CREDITED_VERDICT, Channel, LedgerEntry, Notification, Order
 
 #: The delivery-log columns the record statement binds (the rest keep their defaults).
@@ -109,7 +110,7 @@ def _settle_statement(balance: BalanceColumn, win):
     # uncorrelated scalar subquery is evaluated once, before the first row is updated, so the setting is
     # in force when the UPDATE waits for a row another transaction holds.
     timeout = bindparam("panelpay_lock_timeout", type_=String)
-    bounded = select(func.set_config("lock_timeout", timeout, True)).scalar_subquery()
+    bounded = select(func.set_config(inline("lock_timeout"), timeout, inline(True))).scalar_subquery()
     won = win.where(bounded.is_not(None)).returning(orders.c.id, orders.c.paid_late, orders.c.gateway_trade_no) \
         .cte("won")
     did_win = exists(select(won.c.id))
@@ -136,7 +137,8 @@ def _settle_statement(balance: BalanceColumn, win):
     stamped = (
         update(log)
         .where(log.c.id == bindparam("panelpay_notification_id", type_=log.c.id.type), did_win)
-        .values(order_id=bindparam("panelpay_order_id", type_=log.c.order_id.type), **CREDITED_VERDICT)
+        .values(order_id=bindparam("panelpay_order_id", type_=log.c.order_id.type),
+                **{k: inline(v) for k, v in CREDITED_VERDICT.items()})
         .returning(log.c.id)
         .cte("stamped")
     )
@@ -144,13 +146,14 @@ def _settle_statement(balance: BalanceColumn, win):
     # exactly one user row was credited (the row is gone, or the host's id column is not unique), a
     # division by zero fails the whole statement (USER_MISSING): nothing of it commits, and settle() takes
     # the general path to say why.
-    one_row = case((select(func.count()).select_from(credited).scalar_subquery() == 1, 1), else_=0)
-    user_credited = literal(1) / one_row
+    one_row = case((select(func.count()).select_from(credited).scalar_subquery() == inline(1), inline(1)),
+                   else_=inline(0))
+    user_credited = inline(1) / one_row
     return (
         select(won.c.paid_late, won.c.gateway_trade_no, entry.c.id.label("entry_id"),
                user_credited.label("user_credited"),
                select(func.count()).select_from(stamped).scalar_subquery().label("stamped"))
-        .select_from(won.join(entry, literal(True)))
+        .select_from(won.join(entry, inline(True)))
     )
 
 

@@ -191,7 +191,7 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
                 summary.queried += 1
                 counter = "errors" if outcome == "error" else outcome
                 setattr(summary, counter, getattr(summary, counter) + 1)
-                state.metrics.reconcile.labels(outcome).inc()
+                state.metrics.child(state.metrics.reconcile, outcome).inc()
                 if outcome == "paid":
                     credited_by_channel[order.channel.uuid] += 1
                 if error:

@@ -14,12 +14,12 @@ from functools import lru_cache
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import String, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import String, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from . import one_statement
 from .balance import UserNotFound
-from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
+from .db import TransientError, inline, is_retryable, set_lock_timeout, transient_errors
 from .models import (ANOMALY, CREDITED_VERDICT, ORDER_KEYS, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification,
                      Order, column_values, unattached, utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
@@ -102,21 +102,20 @@ def _statements(returning: bool) -> dict:
         update(orders)
         .where(
             orders.c.id == bindparam("panelpay_order_id"),
-            # One bound value per status rather than an expanding list, rendered anew on each execution.
-            orders.c.status.in_([literal(status) for status in SETTLEABLE]),
+            orders.c.status.in_([inline(status) for status in SETTLEABLE]),
             or_(gateway_trade_no.is_(None), orders.c.gateway_trade_no.is_(None),
                 orders.c.gateway_trade_no == gateway_trade_no),
         )
         # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late must read
         # the old status, so it comes first.
         .ordered_values(
-            (orders.c.paid_late, case((orders.c.status != PENDING, True), (orders.c.expires_at < now, True),
-                                      else_=False)),
-            (orders.c.status, PAID),
+            (orders.c.paid_late, case((orders.c.status != inline(PENDING), inline(True)),
+                                      (orders.c.expires_at < now, inline(True)), else_=inline(False))),
+            (orders.c.status, inline(PAID)),
             (orders.c.paid_at, now),
             (orders.c.settled_by, bindparam("panelpay_source")),
             (orders.c.gateway_trade_no, func.coalesce(gateway_trade_no, orders.c.gateway_trade_no)),
-            (orders.c.lease_until, None),
+            (orders.c.lease_until, inline(None)),
         )
     )
     read_back = select(orders.c.paid_late, orders.c.gateway_trade_no) \
@@ -127,7 +126,7 @@ def _statements(returning: bool) -> dict:
         "ledger": insert(ledger),
         "ledger_units": update(ledger).where(ledger.c.id == bindparam("entry_id")).values(units=bindparam("units")),
         "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id"))
-        .values(order_id=bindparam("stamp_order_id"), **CREDITED_VERDICT),
+        .values(order_id=bindparam("stamp_order_id"), **{k: inline(v) for k, v in CREDITED_VERDICT.items()}),
     }
 
 
