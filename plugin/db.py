@@ -33,14 +33,14 @@ def is_retryable(exc: BaseException) -> bool:
 def inline(value: str | int | bool | None):
     """A constant written into a statement's SQL rather than bound as a parameter: the notify path's
     statements bind only what changes, since every bound value costs SQLAlchemy and the driver work on
-    each execution. For PanelPay's own constants only (status and verdict names, numbers)."""
+    each execution. For PanelPay's own constants only (status and verdict names, numbers, '')."""
     if value is None:
         return null()
     if isinstance(value, bool):
         return true() if value else false()
     if isinstance(value, int):
         return literal_column(str(int(value)), Integer)
-    if not value.isidentifier():
+    if value and not value.isidentifier():
         raise ValueError(f"not a plain name: {value!r}")
     return literal_column(f"'{value}'", String)
 

@@ -171,28 +171,30 @@ def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None,
         "kind": raw.kind[:16], "channel_uuid": raw.channel_uuid[:64], "method": raw.method[:8],
         "query_string": raw.query_string, "body": raw.body, "content_type": raw.content_type[:128],
         "source_ip": raw.source_ip[:64], "received_at": raw.received_at, "trade_no": trade_no,
-        "verdict": "received", "outcome": "", "answer_body": "", "replay_of": replay_of,
+        "replay_of": replay_of, **one_statement.RECORD_CONSTANTS,
     }
     if held is not None:
         with transient_errors():
             try:
-                notification_id, *order_values = one_statement.record(held.connect(), params)
+                notification_id, order, uuid, revision = one_statement.record(held.connect(), params)
             except BaseException:
                 held.release()
                 raise
-        return notification_id, (_order_of(state, order_values, held) if order_values[0] is not None else None)
+        if order is None:
+            return notification_id, None
+        return notification_id, _order_of(state, one_statement.order_values(order), uuid, revision, held)
     statements = _statements()
     with transient_errors(), state.engine.begin() as connection:
         notification_id = connection.execute(statements["record"], params).inserted_primary_key[0]
         row = connection.execute(statements["order"], {"trade_no": trade_no}).first() if trade_no else None
-    return notification_id, (_order_of(state, row) if row is not None else None)
+    if row is None:
+        return notification_id, None
+    return notification_id, _order_of(state, dict(zip(ORDER_KEYS, row)), row.uuid, row.revision)
 
 
-def _order_of(state, values, held: one_statement.Held | None = None) -> Order:
-    """The Order of a looked-up row's values (the order's columns, then its channel's uuid and
-    revision), without an ORM query; its channel is the cached row at that revision, else read."""
-    columns = dict(zip(ORDER_KEYS, values))
-    uuid, revision = tuple(values)[len(ORDER_KEYS):]
+def _order_of(state, columns: dict, uuid: str, revision: int, held: one_statement.Held | None = None) -> Order:
+    """The Order of a looked-up row's column values, without an ORM query; its channel is the cached
+    row at ``revision``, else read."""
     channel = state.channel_row(uuid, revision)
     if channel is None:
         _release(held)

@@ -16,19 +16,25 @@ path in ``judge`` and ``settle``.
 """
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import String, Text, bindparam, case, cast, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from .balance import BalanceColumn
 from .db import inline
-from .models import CREDITED_VERDICT, Channel, LedgerEntry, Notification, Order
+from .models import CREDITED_VERDICT, Channel, LedgerEntry, Money, Notification, Order, UTCDateTime
+from .money import CENT
 
-#: The delivery-log columns the record statement binds (the rest keep their defaults).
+#: The delivery-log columns the record statement binds, and those it writes as constants (the rest keep
+#: their defaults).
 RECORD_COLUMNS = ("kind", "channel_uuid", "method", "query_string", "body", "content_type", "source_ip",
-                  "received_at", "trade_no", "verdict", "outcome", "answer_body", "replay_of")
+                  "received_at", "trade_no", "replay_of")
+RECORD_CONSTANTS = {"verdict": "received", "outcome": "", "answer_body": ""}
 
 #: SQLSTATE division_by_zero: the settle statement's way to refuse a credit whose user row is gone.
 USER_MISSING = "22012"
@@ -41,20 +47,45 @@ def applies(connection_or_engine, balance) -> bool:
 
 @lru_cache(maxsize=None)
 def record_statement():
-    """INSERT the raw request RETURNING its id, LEFT JOINed to the order named ``trade_no`` and its
-    channel's uuid and revision."""
+    """INSERT the raw request RETURNING its id, LEFT JOINed to the order named ``trade_no`` (its row as
+    JSON text, see :func:`order_values`) and its channel's uuid and revision."""
     log, orders, channels = Notification.__table__, Order.__table__, Channel.__table__
     recorded = (
         insert(log)
-        .values({log.c[name]: bindparam(name, type_=log.c[name].type) for name in RECORD_COLUMNS})
+        .values({log.c[name]: bindparam(name, type_=log.c[name].type) for name in RECORD_COLUMNS}
+                | {log.c[name]: inline(value) for name, value in RECORD_CONSTANTS.items()})
         .returning(log.c.id)
         .cte("recorded")
     )
     named = orders.join(channels, channels.c.id == orders.c.channel_id)
+    # The order as one text column: each column of a result costs the driver and SQLAlchemy more
+    # (description, metadata, a processor per row) than reading the whole row from JSON does.
+    order = cast(func.row_to_json(orders.table_valued()), Text)
     return (
-        select(recorded.c.id.label("notification_id"), orders, channels.c.uuid, channels.c.revision)
+        select(recorded.c.id.label("notification_id"), order.label("order"), channels.c.uuid, channels.c.revision)
         .select_from(recorded.outerjoin(named, orders.c.trade_no == bindparam("trade_no", type_=String(64))))
     )
+
+
+def _json_loader(column):
+    """How a value of ``column`` reads back from ``row_to_json``: money parsed as Decimal (never float),
+    timestamps from their ISO 8601 text, the rest as JSON has them."""
+    if isinstance(column.type, Money):
+        return lambda value: None if value is None else value.quantize(CENT)
+    if isinstance(column.type, UTCDateTime):
+        return lambda value: None if value is None else datetime.fromisoformat(value)
+    if column.type.python_type not in (int, str, bool):
+        raise TypeError(f"no JSON loader for {column.key} ({column.type})")
+    return None
+
+
+_ORDER_LOADERS = tuple((column.key, _json_loader(column)) for column in Order.__table__.columns)
+
+
+def order_values(text: str) -> dict:
+    """The order's column values (as the ORM would load them) from the record statement's JSON."""
+    row = json.loads(text, parse_float=Decimal)
+    return {key: row[key] if load is None else load(row[key]) for key, load in _ORDER_LOADERS}
 
 
 class Held:
@@ -94,8 +125,8 @@ class Held:
 
 
 def record(connection: Connection, params: dict) -> Row:
-    """Run the record statement; its one row: ``notification_id``, then the order's columns and its
-    channel's uuid and revision (all None when no order matched)."""
+    """Run the record statement; its one row: ``notification_id``, ``order`` (JSON), and the order's
+    channel's ``uuid`` and ``revision`` (all None when no order matched)."""
     return connection.execute(record_statement(), params).one()
 
 
@@ -151,9 +182,9 @@ def _settle_statement(balance: BalanceColumn, win):
     user_credited = inline(1) / one_row
     return (
         select(won.c.paid_late, won.c.gateway_trade_no, entry.c.id.label("entry_id"),
-               user_credited.label("user_credited"),
-               select(func.count()).select_from(stamped).scalar_subquery().label("stamped"))
+               user_credited.label("user_credited"))
         .select_from(won.join(entry, inline(True)))
+        .add_cte(stamped)  # read by nothing, but run all the same (as every data-modifying CTE is)
     )
 
 
