@@ -435,3 +435,24 @@ def test_a_notification_holds_one_connection_at_a_time(world, signer, sandbox, b
     assert most[0] == 1 and out[0] == 0
     assert [n.verdict for n in world.notifications()[-8:]] == \
         ["accepted", "accepted", "duplicate", "anomaly", "anomaly", "anomaly", "rejected", "anomaly"]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_the_order_a_receiver_gets_is_the_order_as_stored(world, signer, channel):
+    """Every column of the order handed to ``payment_succeeded`` equals the stored row, value and type
+    (on PostgreSQL the notify path reads the order as JSON: money stays Decimal, timestamps datetimes)."""
+    from panelpay import payment_succeeded
+    from panelpay.models import ORDER_KEYS, Order, column_values
+
+    order = world.order(channel, "12.34")
+    with world.app.app_context(), world.state.session() as session, session.begin():
+        session.execute(sa.update(Order).where(Order.trade_no == order["trade_no"])
+                        .values(subject='充值 "quoted" \\ back\tslash', client_ip="203.0.113.9"))
+    got = []
+    with payment_succeeded.connected_to(lambda sender, **kw: got.append(kw["order"]), world.app):
+        assert deliver(world, channel, sign(signer, channel, order), "POST").get_data(as_text=True) == "success"
+    stored = column_values(world.order_row(order["trade_no"]), ORDER_KEYS)
+    handed = column_values(got[0], ORDER_KEYS)
+    assert handed == stored
+    assert [type(handed[k]) for k in ORDER_KEYS] == [type(stored[k]) for k in ORDER_KEYS]
+    assert handed["total"] == Decimal("12.34") and handed["subject"] == '充值 "quoted" \\ back\tslash'
