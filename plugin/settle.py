@@ -217,9 +217,7 @@ def _settled_values(evidence: Evidence, now, row) -> dict:
 
 def _settled(order: Order, values: dict) -> Order:
     """The order as the settle transaction left it, without reading it back."""
-    fresh = unattached(Order, column_values(order, ORDER_KEYS) | values)
-    fresh.channel = order.channel
-    return fresh
+    return unattached(Order, column_values(order, ORDER_KEYS) | values | {"channel": order.channel})
 
 
 def _refused_by_constraint(state, order: Order, evidence: Evidence) -> Settlement:

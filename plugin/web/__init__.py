@@ -38,8 +38,11 @@ def register_web(app: Flask, state) -> None:
     # A host that sets up CSRFProtect after PanelPay: its check runs after this hook, which exempts us in
     # time for the very first request. The first request also checks what the finished host app does to a
     # gateway's request on the notify path (routes added later, CSRF, a login wall) and logs any problem.
+    # Both are done once; the hook then only tests a flag.
     @app.before_request
     def _panelpay_startup_checks():
+        if checked.locked():
+            return
         _exempt_from_csrf(app)
         if checked.acquire(blocking=False):
             _log_findings(host_findings(app))
