@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import common
 
-BENCHMARKS = ("notify", "storm", "growth", "reconcile")
+BENCHMARKS = ("notify", "storm", "growth", "instructions", "reconcile")
 
 
 def markdown(result: dict) -> str:
