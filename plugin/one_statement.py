@@ -142,16 +142,17 @@ def _settle_statement(balance: BalanceColumn, win):
     # in force when the UPDATE waits for a row another transaction holds.
     timeout = bindparam("panelpay_lock_timeout", type_=String)
     bounded = select(func.set_config(inline("lock_timeout"), timeout, inline(True))).scalar_subquery()
-    won = win.where(bounded.is_not(None)).returning(orders.c.id, orders.c.paid_late, orders.c.gateway_trade_no) \
-        .cte("won")
+    won = win.where(bounded.is_not(None)).returning(
+        orders.c.id, orders.c.paid_late, orders.c.gateway_trade_no, orders.c.user_id, orders.c.channel_id,
+        orders.c.credit).cte("won")
     did_win = exists(select(won.c.id))
     entry = insert(ledger).from_select(
         ["order_id", "user_id", "channel_id", "credit", "units", "gateway_trade_no", "source", "created_at"],
         select(
             won.c.id,
-            bindparam("panelpay_user_id", type_=ledger.c.user_id.type),
-            bindparam("panelpay_channel_id", type_=ledger.c.channel_id.type),
-            bindparam("panelpay_credit", type_=ledger.c.credit.type),
+            won.c.user_id,
+            won.c.channel_id,
+            won.c.credit,
             bindparam("panelpay_units", type_=ledger.c.units.type),
             bindparam("panelpay_gateway_trade_no", type_=ledger.c.gateway_trade_no.type),
             bindparam("panelpay_source", type_=ledger.c.source.type),
@@ -191,8 +192,8 @@ def _settle_statement(balance: BalanceColumn, win):
 def settle(connection: Connection, balance: BalanceColumn, win, params: dict[str, Any]) -> Row | None:
     """Run the settle statement; its row (``paid_late``, ``gateway_trade_no``, ``entry_id``) if this call
     won the order, None if it was already settled. ``params``: the conditional UPDATE's, and, prefixed
-    ``panelpay_``, ``lock_timeout``, ``user_id``, ``channel_id``, ``credit``, ``units``,
-    ``notification_id``, ``user_key``, ``amount``."""
+    ``panelpay_``, ``lock_timeout``, ``units``, ``notification_id``, ``user_key``, ``amount`` (the ledger row's
+    user, channel and credit are the won order's own)."""
     return connection.execute(_settle_statement(balance, win), params).first()
 
 

@@ -191,8 +191,7 @@ def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: Ledg
     statement and before the commit."""
     balance = state.balance
     params = params | {
-        "panelpay_lock_timeout": f"{int(state.settings.lock_timeout)}s", "panelpay_user_id": entry.user_id,
-        "panelpay_channel_id": entry.channel_id, "panelpay_credit": entry.credit, "panelpay_units": entry.units,
+        "panelpay_lock_timeout": f"{int(state.settings.lock_timeout)}s", "panelpay_units": entry.units,
         "panelpay_notification_id": evidence.notification_id,
         "panelpay_user_key": balance.user_key(order.user_id),
         "panelpay_amount": order.credit if entry.units is None else entry.units,
