@@ -45,6 +45,11 @@ def inline(value: str | int | bool | None):
     return literal_column(f"'{value}'", String)
 
 
+def inline_values(values: dict) -> dict:
+    """``values`` (column name to constant) for a statement's ``.values()``, each written inline."""
+    return {name: inline(value) for name, value in values.items()}
+
+
 def set_lock_timeout(connection: Connection, seconds: int) -> None:
     """Bound how long this transaction waits for a row lock before failing (and answering 503).
 

@@ -195,11 +195,7 @@ def _record(state, raw: Raw, trade_no: str | None, replay_of: int | None,
 def _order_of(state, columns: dict, uuid: str, revision: int, held: one_statement.Held | None = None) -> Order:
     """The Order of a looked-up row's column values, without an ORM query; its channel is the cached
     row at ``revision``, else read."""
-    channel = state.channel_row(uuid, revision)
-    if channel is None:
-        _release(held)
-        channel = _find_channel(state, uuid)
-    columns["channel"] = channel
+    columns["channel"] = state.channel_row(uuid, revision) or _find_channel(state, uuid, held)
     return unattached(Order, columns)
 
 
@@ -214,8 +210,7 @@ def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | N
     if order is not None and order.channel.uuid == raw.channel_uuid:
         channel = order.channel
     else:
-        _release(held)
-        channel = _find_channel(state, raw.channel_uuid)
+        channel = _find_channel(state, raw.channel_uuid, held)
     if channel is None or channel.kind != raw.kind or raw.kind not in state.channel_kinds:
         return fail(404, REJECTED, "no such channel: check the notify URL")
     try:
@@ -231,16 +226,15 @@ def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | N
         return fail(400, REJECTED, f"malformed: {exc}"[:255])
     if report.status is not PaymentStatus.PAID:
         return success(IGNORED, f"status {report.status.value}: nothing to credit")
-    if order is None or order.channel_id != channel.id or not impl.owns(report):
-        _release(held)  # an anomaly's signal receivers may use the database
     if order is None:
-        return _anomaly(state, None, notification_id, f"unknown order {trade_no}")
+        return _anomaly(state, None, notification_id, f"unknown order {trade_no}", held)
     if order.channel_id != channel.id:
         return _anomaly(state, order, notification_id,
-                        f"order {trade_no} belongs to another channel ({order.channel.uuid})")
+                        f"order {trade_no} belongs to another channel ({order.channel.uuid})", held)
     if not impl.owns(report):
         return _anomaly(state, order, notification_id,
-                        f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}")
+                        f"merchant mismatch: notification for {report.merchant_id}, channel is {impl.merchant_id}",
+                        held)
     if report.amount is None:
         return fail(400, REJECTED, "malformed: no amount")
     settlement = settle(order, Evidence(source, report.amount, report.gateway_trade_no, notification_id), held=held)
@@ -251,11 +245,14 @@ def _judge(state, raw: Raw, params: dict, trade_no: str | None, order: Order | N
     return success(ANOMALY, settlement.reason[:255])
 
 
-def _anomaly(state, order: Order | None, notification_id: int, reason: str) -> Answer:
+def _anomaly(state, order: Order | None, notification_id: int, reason: str,
+             held: one_statement.Held | None = None) -> Answer:
     """A verified notification that must not be credited here. Retrying the same request cannot change
     that, so the gateway is told ``success`` (an EPay site may suspend a merchant after repeated
     failures); the operator is alerted and the delivery log keeps it for a replay once fixed. The order
-    itself is left as it is: a wrongly routed copy must not block the right one."""
+    itself is left as it is: a wrongly routed copy must not block the right one. ``held`` is given back
+    first: the signal's receivers may use the database."""
+    _release(held)
     log.warning("notification %s: anomaly: %s", notification_id, reason)
     emit(payment_anomaly, current_app._get_current_object(),
          order=order, reason=reason, notification_id=notification_id)
@@ -263,7 +260,9 @@ def _anomaly(state, order: Order | None, notification_id: int, reason: str) -> A
     return success(ANOMALY, reason[:255])
 
 
-def _find_channel(state, uuid: str) -> Channel | None:
+def _find_channel(state, uuid: str, held: one_statement.Held | None = None) -> Channel | None:
+    """The channel row by uuid, read in a session of its own (``held`` given back first)."""
+    _release(held)
     with transient_errors(), state.session() as session:
         return session.execute(select(Channel).where(Channel.uuid == uuid[:32])).scalar_one_or_none()
 

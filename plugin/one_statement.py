@@ -26,7 +26,7 @@ from sqlalchemy import String, Text, bindparam, case, cast, exists, func, insert
 from sqlalchemy.engine import Connection, Row
 
 from .balance import BalanceColumn
-from .db import inline
+from .db import inline, inline_values
 from .models import CREDITED_VERDICT, Channel, LedgerEntry, Money, Notification, Order, UTCDateTime
 from .money import CENT
 
@@ -52,8 +52,8 @@ def record_statement():
     log, orders, channels = Notification.__table__, Order.__table__, Channel.__table__
     recorded = (
         insert(log)
-        .values({log.c[name]: bindparam(name, type_=log.c[name].type) for name in RECORD_COLUMNS}
-                | {log.c[name]: inline(value) for name, value in RECORD_CONSTANTS.items()})
+        .values({name: bindparam(name, type_=log.c[name].type) for name in RECORD_COLUMNS}
+                | inline_values(RECORD_CONSTANTS))
         .returning(log.c.id)
         .cte("recorded")
     )
@@ -170,7 +170,7 @@ def _settle_statement(balance: BalanceColumn, win):
         update(log)
         .where(log.c.id == bindparam("panelpay_notification_id", type_=log.c.id.type), did_win)
         .values(order_id=bindparam("panelpay_order_id", type_=log.c.order_id.type),
-                **{k: inline(v) for k, v in CREDITED_VERDICT.items()})
+                **inline_values(CREDITED_VERDICT))
         .returning(log.c.id)
         .cte("stamped")
     )

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from . import one_statement
 from .balance import UserNotFound
-from .db import TransientError, inline, is_retryable, set_lock_timeout, transient_errors
+from .db import TransientError, inline, inline_values, is_retryable, set_lock_timeout, transient_errors
 from .models import (ANOMALY, CREDITED_VERDICT, ORDER_KEYS, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification,
                      Order, column_values, unattached, utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
@@ -126,7 +126,7 @@ def _statements(returning: bool) -> dict:
         "ledger": insert(ledger),
         "ledger_units": update(ledger).where(ledger.c.id == bindparam("entry_id")).values(units=bindparam("units")),
         "stamp": update(log_table).where(log_table.c.id == bindparam("notification_id"))
-        .values(order_id=bindparam("stamp_order_id"), **{k: inline(v) for k, v in CREDITED_VERDICT.items()}),
+        .values(order_id=bindparam("stamp_order_id"), **inline_values(CREDITED_VERDICT)),
     }
 
 
