@@ -138,14 +138,14 @@ def create_app(db_url: str, instance: str) -> Flask:
                 conn.execute(CEILING_CREDIT, {"credit": row.credit, "user_id": row.user_id})
         return plain("success")
 
-    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-
     @app.route("/floor/notify/<kind>", methods=["GET", "POST"])
     def floor(kind: str):
         body = request.get_data(cache=True)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         params = params_of()
-        with autocommit.connect() as conn:
+        # Autocommit set on the connection: an engine copy with the option would register an event
+        # listener, and every statement would then dispatch the engine's execution events.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             order = conn.execute(RECORD, {"kind": kind[:16], "method": request.method, "query": request.query_string,
                                           "body": body, "ctype": (request.content_type or "")[:128],
                                           "ip": request.remote_addr or "", "at": now,

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import requests
 from flask import Flask, current_app
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .balance import BalanceCallable, BalanceColumn, as_adapter
@@ -34,7 +35,6 @@ class State:
         self._http: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self._hooks: dict[str, list[Callable]] = {}
-        self._autocommit = None
         self.sandbox = None
         self.alerts = None
         if settings.sandbox:
@@ -50,15 +50,13 @@ class State:
     def engine(self):
         return self.db.engine
 
-    @property
-    def autocommit_engine(self):
-        """The host's engine (same pool) with each statement its own transaction: for PanelPay's
-        single-statement transactions, which then need no BEGIN and COMMIT round trips."""
-        engine = self.engine
-        cached = self._autocommit
-        if cached is None or cached[0] is not engine:
-            cached = self._autocommit = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
-        return cached[1]
+    def autocommit_connect(self) -> Connection:
+        """A connection of the host's engine (same pool) with each statement its own transaction: for
+        PanelPay's single-statement transactions, which then need no BEGIN and COMMIT round trips. Set on
+        the connection, not on an engine copy: ``engine.execution_options(isolation_level=...)`` registers
+        an event listener, which makes every statement on it dispatch the engine's execution events; the
+        pool restores the default isolation level when the connection is returned."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def session(self) -> Session:
         """A new session on the host's engine; the caller owns its transaction."""

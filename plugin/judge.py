@@ -120,7 +120,7 @@ def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
     trade_no = params.get("out_trade_no")
     trade_no = trade_no if trade_no and TRADE_NO.fullmatch(trade_no) else None
     # PostgreSQL with a balance column: the record and the credit are one statement each, on one connection.
-    held = one_statement.Held(state.autocommit_engine) if one_statement.applies(state.engine, state.balance) else None
+    held = one_statement.Held(state.autocommit_connect) if one_statement.applies(state.engine, state.balance) else None
     with held or nullcontext():
         notification_id, order = _record(state, raw, trade_no, replay_of, held)
         started = time.perf_counter()

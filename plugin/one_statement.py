@@ -20,7 +20,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import String, Text, bindparam, case, cast, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
@@ -97,20 +97,20 @@ class Held:
     so, none would get one): whoever is about to touch the database another way calls :meth:`release`
     first. Closing is idempotent; ``with held:`` releases at the end."""
 
-    def __init__(self, engine):
-        self._engine = engine
+    def __init__(self, connect: Callable[[], Connection]):
+        self._connect = connect
         self._connection: Connection | None = None
 
     def connect(self) -> Connection:
         """A connection for the record statement, kept until taken or released."""
         self.release()
-        self._connection = self._engine.connect()
+        self._connection = self._connect()
         return self._connection
 
     def take(self) -> Connection:
         """The held connection (or, if none is held, a new one); the caller closes it."""
         connection, self._connection = self._connection, None
-        return connection if connection is not None else self._engine.connect()
+        return connection if connection is not None else self._connect()
 
     def release(self) -> None:
         connection, self._connection = self._connection, None

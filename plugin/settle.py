@@ -198,7 +198,7 @@ def _apply_in_one_statement(state, order: Order, evidence: Evidence, entry: Ledg
     }
     win = _statements(False)["win"]
     if not state.has_hook("settle:locked"):
-        with held.take() if held is not None else state.autocommit_engine.connect() as connection:
+        with held.take() if held is not None else state.autocommit_connect() as connection:
             return one_statement.settle(connection, balance, win, params)
     if held is not None:
         held.release()

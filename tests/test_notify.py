@@ -437,6 +437,28 @@ def test_a_notification_holds_one_connection_at_a_time(world, signer, sandbox, b
         ["accepted", "accepted", "duplicate", "anomaly", "anomaly", "anomaly", "rejected", "anomaly"]
 
 
+def test_connections_go_back_to_the_pool_as_the_host_left_them(world, signer):
+    """PanelPay's one-statement transactions run in autocommit on the host's pool; the connections it
+    returns are transactional again: a host's rollback on any of them still undoes its work."""
+    orders = [world.order("epay") for _ in range(3)]
+    for order in orders:
+        assert deliver(world, "epay", signer.epay(order["trade_no"], order["total"]), "GET") \
+            .get_data(as_text=True) == "success"
+    expected = world.balance()
+    with world.app.app_context():
+        engine, users = world.state.engine, world.app.User
+    pooled = [engine.connect() for _ in range(max(engine.pool.checkedin(), 1))]
+    try:
+        for connection in pooled:
+            connection.execute(sa.update(users).where(users.id == world.alice_id)
+                               .values(balance=users.balance + 1))
+            connection.rollback()
+    finally:
+        for connection in pooled:
+            connection.close()
+    assert world.balance() == expected == sum(Decimal(o["credit"]) for o in orders)
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_the_order_a_receiver_gets_is_the_order_as_stored(world, signer, channel):
     """Every column of the order handed to ``payment_succeeded`` equals the stored row, value and type
