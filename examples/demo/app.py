@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -19,6 +20,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from panelpay.manifest import load_manifest
 
 DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per secret: Flask builds a
+    new one (and test-serialises an empty dict with it) on every request, cookie or not."""
+
+    _built: tuple = (None, None)
+
+    def get_signing_serializer(self, app: Flask):
+        secrets = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._built[0] != secrets:
+            self._built = (secrets, super().get_signing_serializer(app))
+        return self._built[1]
 
 
 def load_plugin_class():
@@ -32,6 +46,7 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
     instance_path = os.path.abspath(instance_path or os.path.join(os.getcwd(), "instance"))
     os.makedirs(instance_path, exist_ok=True)
     app = Flask(__name__, instance_path=instance_path)
+    app.session_interface = SessionInterface()
     db_url = db_url or "sqlite:///" + os.path.join(instance_path, "panelpay-demo.sqlite")
     app.config.update(
         SECRET_KEY=_secret(instance_path),
