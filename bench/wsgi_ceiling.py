@@ -12,7 +12,8 @@ No delivery log, no ledger row, no signals, no metrics: that difference is what 
 The same app also serves ``/floor/notify/<kind>``, the *design floor*: the least that PanelPay's design
 (DESIGN.md, "The flow of a notification") asks for, written the cheapest way, on ``bench_floor_*`` tables
 shaped and indexed like PanelPay's: the raw request INSERTed into a delivery log and committed first (one
-autocommit statement that also looks up the order); then the same verification; then one autocommit
+autocommit statement that also looks up the order; its commit does not wait for the WAL flush, which the
+credit's synchronous commit then does for both, as PanelPay's does); then the same verification; then one autocommit
 statement that, with a bounded lock wait, moves the order to paid and, only if that matched, inserts the
 ledger row, increments the balance and stamps the delivery log's verdict. It tells how much of PanelPay's
 distance to the ceiling the design itself costs, and how much is the implementation.
@@ -76,7 +77,8 @@ RECORD = sa.text(
     "source_ip, received_at, trade_no, verdict, outcome, answer_body) VALUES (:kind, '', :method, :query, :body, "
     ":ctype, :ip, :at, :trade_no, 'received', '', '') RETURNING id) "
     "SELECT logged.id AS log_id, o.id, o.user_id, o.total, o.credit FROM logged "
-    "LEFT JOIN bench_floor_orders o ON o.trade_no = :trade_no")
+    "LEFT JOIN bench_floor_orders o ON o.trade_no = :trade_no "
+    "WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 SETTLE = sa.text(
     "WITH won AS (UPDATE bench_floor_orders SET status = 'paid' WHERE id = :order_id AND status = 'pending' "
     "AND (SELECT set_config('lock_timeout', '5s', true)) IS NOT NULL RETURNING id, user_id, credit), "

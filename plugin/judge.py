@@ -136,10 +136,14 @@ def receive(state, raw: Raw, *, replay_of: int | None = None) -> Answer:
         except TransientError as exc:
             log.warning("notification %s: database unavailable (%s); answering 503", notification_id, exc)
             answer = fail(503, ERROR, "database unavailable; the gateway will retry")
+    elapsed = time.perf_counter() - started
+    # An accepted one was stamped inside the settle transaction. Any other success lets the gateway stop
+    # only once its verdict is committed: that commit is also what makes the record durable (see
+    # ``one_statement``), so without it the gateway is asked to retry.
+    if answer.verdict != ACCEPTED and not _stamp(state, notification_id, answer, order_id) and answer.status < 300:
+        answer = fail(503, ERROR, "database unavailable; the gateway will retry")
     kind = raw.kind if raw.kind in state.channel_kinds else "unknown"  # the URL must not mint label values
-    state.metrics.notification(kind, answer.verdict, answer.status, time.perf_counter() - started)
-    if answer.verdict != ACCEPTED:  # an accepted one was stamped inside the settle transaction
-        _stamp(state, notification_id, answer, order_id)
+    state.metrics.notification(kind, answer.verdict, answer.status, elapsed)
     if answer.verdict == REJECTED:
         emit(notification_rejected, current_app._get_current_object(),
              notification_id=notification_id, reason=answer.outcome, channel_uuid=raw.channel_uuid)
@@ -267,7 +271,9 @@ def _find_channel(state, uuid: str, held: one_statement.Held | None = None) -> C
         return session.execute(select(Channel).where(Channel.uuid == uuid[:32])).scalar_one_or_none()
 
 
-def _stamp(state, notification_id: int, answer: Answer, order_id: int | None) -> None:
+def _stamp(state, notification_id: int, answer: Answer, order_id: int | None) -> bool:
+    """Record the verdict and the answer in the delivery log (a synchronous commit); False if the
+    database could not take it."""
     try:
         with transient_errors(), state.engine.begin() as connection:
             connection.execute(_statements()["stamp"], {
@@ -275,3 +281,5 @@ def _stamp(state, notification_id: int, answer: Answer, order_id: int | None) ->
                 "answer_status": answer.status, "answer_body": answer.body, "order_id": order_id})
     except TransientError:
         log.warning("notification %s: could not record its verdict (%s)", notification_id, answer.verdict)
+        return False
+    return True

@@ -96,6 +96,42 @@ def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_onc
     assert {r.verdict for r in logged} <= {"accepted", "duplicate"}
 
 
+@servers_only
+def test_a_success_whose_verdict_cannot_be_committed_is_answered_503_and_the_retry_is_judged(make_app, backend,
+                                                                                              sandbox, signer):
+    """Only a committed verdict (or credit) lets the gateway stop retrying: that commit is also what makes
+    the delivery-log row durable. The database goes away after the request was recorded and judged (an
+    anomaly receiver of the host cuts it) and before the verdict is written: 503, and the retry, once the
+    database is back, is recorded and answered like the first would have been."""
+    from panelpay import payment_anomaly
+
+    direct = sa.engine.make_url(database_url(backend))
+    proxy = TcpProxy(direct.host, direct.port)
+    try:
+        app = make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False))
+        world = World(app, sandbox, configs=("epay",))
+        uuid = world.channels["epay"]["uuid"]
+        unknown = signer.epay("PP00000000000000000000", "10.00")
+        client = app.test_client()
+
+        def database_gone(sender, **kwargs):
+            proxy.cut()
+
+        with payment_anomaly.connected_to(database_gone, app):
+            first = client.get(f"/payment/notify/epay/{uuid}?{urlencode(unknown)}")
+        assert (first.status_code, first.get_data(as_text=True)) == (503, "fail")
+        proxy.restore()
+        with app.app_context():
+            app.extensions["panelpay"].state.engine.dispose()  # the cut connections
+        retry = client.get(f"/payment/notify/epay/{uuid}?{urlencode(unknown)}")
+        assert (retry.status_code, retry.get_data(as_text=True)) == (200, "success")
+        logged = world.notifications()
+        assert logged[-1].verdict == "anomaly" and "unknown order" in logged[-1].outcome
+        assert {n.verdict for n in logged[-2:]} <= {"received", "anomaly"}
+    finally:
+        proxy.close()
+
+
 def _start(env):
     return subprocess.Popen([sys.executable, "-m", "tests.support.kill_host"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

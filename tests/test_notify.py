@@ -1,6 +1,7 @@
 """The built-in notify path over HTTP: every answer of the README's table, GET and POST, EPay and Alipay."""
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -377,6 +378,44 @@ def test_a_notification_costs_a_fixed_handful_of_statements(world, signer, backe
         assert per_notification <= 7 and not any("panelpay_channels" in s and "JOIN" not in s for s in statements), \
             statements
     assert world.balance() == sum(Decimal(o["credit"]) for o in orders)
+
+
+def test_on_postgresql_a_credited_notification_waits_for_one_wal_flush_not_two(world, signer, backend):
+    """The record's commit does not wait for the disk; the credit's does, and flushes both (the log is
+    written in order). Counted by PostgreSQL itself: WAL syncs (pg_stat_wal, flushed when a backend exits)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's one-statement path")
+    orders = [world.order("epay") for _ in range(20)]
+    deliver(world, "epay", signer.epay(orders[0]["trade_no"], orders[0]["total"]), "GET")  # builds the channel
+    with world.app.app_context():
+        engine = world.state.engine
+    url = engine.url
+
+    def wal_syncs() -> int:
+        engine.dispose()  # our backends exit, and report their WAL statistics as they do
+        reader = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            last, deadline = None, time.monotonic() + 10
+            while time.monotonic() < deadline:  # until the exiting backends have reported
+                with reader.connect() as connection:
+                    now = connection.execute(sa.text("SELECT wal_sync FROM pg_stat_wal")).scalar_one()
+                    others = connection.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")).scalar_one()
+                if now == last and others == 0:
+                    return now
+                last = now
+                time.sleep(0.2)
+            return last
+        finally:
+            reader.dispose()
+
+    before = wal_syncs()
+    for order in orders[1:]:
+        assert deliver(world, "epay", signer.epay(order["trade_no"], order["total"]), "GET") \
+            .get_data(as_text=True) == "success"
+    flushes = wal_syncs() - before
+    assert len(orders[1:]) <= flushes + 2 and flushes <= len(orders[1:]) + 8, flushes  # 2 each: 38 and more
 
 
 def test_a_notification_holds_one_connection_at_a_time(world, signer, sandbox, backend):
