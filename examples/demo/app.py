@@ -23,8 +23,10 @@ DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per secret: Flask builds a
-    new one (and test-serialises an empty dict with it) on every request, cookie or not."""
+    """Flask's signed-cookie sessions, minus work on every request: the signing serializer is built once
+    per secret (Flask builds a new one, and test-serialises an empty dict with it, on every request), and a
+    request with no cookies at all (a gateway's notification, an API client) gets an empty session without
+    its headers being searched for one."""
 
     _built: tuple = (None, None)
 
@@ -33,6 +35,11 @@ class SessionInterface(SecureCookieSessionInterface):
         if self._built[0] != secrets:
             self._built = (secrets, super().get_signing_serializer(app))
         return self._built[1]
+
+    def open_session(self, app: Flask, request):
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:  # a gateway, an API client: no cookie
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def load_plugin_class():
