@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError
 from . import one_statement
 from .channels.base import InvalidNotification, InvalidSignature, MalformedNotification, PaymentStatus
 from .db import TransientError, transient_errors
-from .models import ORDER_KEYS, TRADE_NO, Channel, Notification, Order, unattached
+from .models import ORDER_KEYS, TRADE_NO, Channel, Notification, Order, storable_text, unattached
 from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
 from .signals import emit, notification_rejected, payment_anomaly
 from .store import ChannelUnavailable, channel_impl
@@ -277,7 +277,7 @@ def _stamp(state, notification_id: int, answer: Answer, order_id: int | None) ->
     try:
         with transient_errors(), state.engine.begin() as connection:
             connection.execute(_statements()["stamp"], {
-                "notification_id": notification_id, "verdict": answer.verdict, "outcome": answer.outcome[:255],
+                "notification_id": notification_id, "verdict": answer.verdict, "outcome": storable_text(answer.outcome),
                 "answer_status": answer.status, "answer_body": answer.body, "order_id": order_id})
     except TransientError:
         log.warning("notification %s: could not record its verdict (%s)", notification_id, answer.verdict)

@@ -71,6 +71,12 @@ def unattached(model: type, values: dict):
     return instance
 
 
+def storable_text(text: str, limit: int = 255) -> str:
+    """Free text built from what a gateway sent (an outcome, an anomaly's reason), as a text column can
+    hold it: at most ``limit`` characters, NUL written as ``\\x00`` (PostgreSQL's text cannot hold it)."""
+    return text.replace("\x00", "\\x00")[:limit]
+
+
 def utcnow() -> datetime:
     """Naive UTC now: every PanelPay timestamp is naive UTC, the same on all three databases."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

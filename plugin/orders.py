@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from . import callback
 from .channels.base import GatewayError, PaymentStatus, PayRequest
 from .db import transient_errors
-from .models import CLOSED, PENDING, TRADE_NO, Channel, Order, utcnow
+from .models import CLOSED, PENDING, TRADE_NO, Channel, Order, storable_text, utcnow
 from .money import fee_for
 from .settle import Evidence, Settlement, settle
 from .store import NotFound, channel_impl, get_settings
@@ -101,7 +101,7 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
         log.warning("gateway refused order %s on channel %s: %s", order.trade_no, channel.uuid, exc)
         with transient_errors(), state.session() as session, session.begin():
             session.execute(update(Order).where(Order.id == order.id, Order.status == PENDING)
-                            .values(status=CLOSED, anomaly=f"gateway refused: {exc}"[:255]))
+                            .values(status=CLOSED, anomaly=storable_text(f"gateway refused: {exc}")))
         raise OrderRefused(f"the payment gateway refused the order: {exc}", code="gateway", status=502) from exc
     with transient_errors(), state.session() as session, session.begin():
         session.execute(

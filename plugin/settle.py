@@ -21,7 +21,7 @@ from . import one_statement
 from .balance import UserNotFound
 from .db import TransientError, inline, inline_values, is_retryable, set_lock_timeout, transient_errors
 from .models import (ANOMALY, CREDITED_VERDICT, ORDER_KEYS, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification,
-                     Order, column_values, unattached, utcnow)
+                     Order, column_values, storable_text, unattached, utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
 
 log = logging.getLogger("panelpay")
@@ -259,7 +259,7 @@ def _anomaly(state, order: Order, evidence: Evidence, reason: str) -> Settlement
             update(Order)
             .where(Order.id == order.id)
             .values(
-                anomaly=reason[:255],
+                anomaly=storable_text(reason),
                 status=case((Order.status.in_(SETTLEABLE), ANOMALY), else_=Order.status),
             )
             .execution_options(synchronize_session=False)

@@ -319,6 +319,16 @@ def test_a_nul_byte_in_a_path_is_a_clear_answer_never_a_500(world, signer):
     assert world.admin.get("/payment/admin/channels/a%00b").status_code < 500
 
 
+def test_a_nul_echoed_into_a_verdict_is_stored_escaped_never_a_500(world, signer):
+    """The delivery log's outcome quotes what the gateway sent; PostgreSQL's text cannot hold NUL."""
+    order = world.order("epay")
+    response = deliver(world, "epay", {**signer.epay(order["trade_no"], order["total"]), "sign_type": "\x00"}, "GET")
+    assert (response.status_code, response.get_data(as_text=True)) == (400, "fail")
+    logged = world.notifications()[-1]
+    assert logged.verdict == "rejected" and "signed with \\x00" in logged.outcome, logged.outcome
+    assert world.balance() == 0
+
+
 def test_a_replayed_notification_that_credits_is_marked_settled_by_replay(world, signer):
     order = world.order("epay")
     params = signer.epay(order["trade_no"], order["total"])
