@@ -132,6 +132,38 @@ def test_a_success_whose_verdict_cannot_be_committed_is_answered_503_and_the_ret
         proxy.close()
 
 
+@servers_only
+def test_a_connection_broken_under_a_notification_is_never_handed_out_again(make_app, backend, sandbox, signer,
+                                                                           tmp_path):
+    """The pooled connection a notification was using dies (the proxy drops it): that notification is
+    answered 503 and spooled, and the pool forgets the connection, so the first notification after the
+    database is back is credited at once instead of failing on the dead one."""
+    direct = sa.engine.make_url(database_url(backend))
+    proxy = TcpProxy(direct.host, direct.port)
+    try:
+        app = make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False),
+                       PANELPAY_SPOOL_DIR=str(tmp_path / "spool"))
+        world = World(app, sandbox, configs=("epay",))
+        uuid = world.channels["epay"]["uuid"]
+        orders = [world.order("epay") for _ in range(3)]
+        client = app.test_client()
+
+        def deliver(order):
+            params = signer.epay(order["trade_no"], order["total"])
+            response = client.get(f"/payment/notify/epay/{uuid}?{urlencode(params)}")
+            return response.status_code, response.get_data(as_text=True)
+
+        assert deliver(orders[0]) == (200, "success")
+        proxy.cut()
+        assert deliver(orders[1]) == (503, "fail")
+        proxy.restore()
+        assert deliver(orders[2]) == (200, "success")
+        assert world.order_row(orders[2]["trade_no"]).status == "paid"
+        assert world.order_row(orders[1]["trade_no"]).status == "pending"  # its notification waits in the spool
+    finally:
+        proxy.close()
+
+
 def _start(env):
     return subprocess.Popen([sys.executable, "-m", "tests.support.kill_host"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
