@@ -11,11 +11,11 @@ No delivery log, no ledger row, no signals, no metrics: that difference is what 
 
 The same app also serves ``/floor/notify/<kind>``, the *design floor*: the least that PanelPay's design
 (DESIGN.md, "The flow of a notification") asks for, written the cheapest way, on ``bench_floor_*`` tables
-shaped and indexed like PanelPay's: the raw request INSERTed into a delivery log and committed first (one
+shaped and indexed like PanelPay's (the orders' indexes, the ledger's foreign key): the raw request INSERTed into a delivery log and committed first (one
 autocommit statement that also looks up the order; its commit does not wait for the WAL flush, which the
 credit's synchronous commit then does for both, as PanelPay's does); then the same verification; then one autocommit
-statement that, with a bounded lock wait, moves the order to paid and, only if that matched, inserts the
-ledger row, increments the balance and stamps the delivery log's verdict. It tells how much of PanelPay's
+statement that, with a bounded lock wait, moves the order to paid (with its paid time and the gateway's
+trade number, as PanelPay records them) and, only if that matched, inserts the ledger row, increments the balance and stamps the delivery log's verdict. It tells how much of PanelPay's
 distance to the ceiling the design itself costs, and how much is the implementation.
 
 ``BENCH_CEILING_DB_URL``: the database; ``BENCH_INSTANCE``: the instance folder holding the sandbox keys.
@@ -35,18 +35,27 @@ from panelpay.signing import alipay_notify_content, epay_md5_valid, rsa_valid
 
 
 def schema(prefix: str) -> tuple[str, ...]:
-    """The orders and users tables of ``prefix`` (``bench_ceiling`` or ``bench_floor``); the floor also
-    gets a delivery log and a ledger shaped and indexed like PanelPay's."""
-    ddl = (
-        f"""CREATE TABLE IF NOT EXISTS {prefix}_users (
-            id INTEGER PRIMARY KEY, balance NUMERIC(14, 2) NOT NULL DEFAULT 0)""",
-        f"""CREATE TABLE IF NOT EXISTS {prefix}_orders (
-            id BIGSERIAL PRIMARY KEY, trade_no VARCHAR(32) NOT NULL UNIQUE, user_id INTEGER NOT NULL,
-            total NUMERIC(14, 2) NOT NULL, credit NUMERIC(14, 2) NOT NULL, status VARCHAR(16) NOT NULL)""",
-    )
+    """The tables of ``prefix``: the ceiling's users and orders, as small as the job allows; the floor's
+    users, orders, delivery log and ledger shaped and indexed like PanelPay's (the orders' indexes serve
+    reconcile, the admin filters and the gateway trade number's uniqueness; the ledger's foreign key is its
+    integrity)."""
+    users = f"""CREATE TABLE IF NOT EXISTS {prefix}_users (
+            id INTEGER PRIMARY KEY, balance NUMERIC(14, 2) NOT NULL DEFAULT 0)"""
     if prefix != "bench_floor":
-        return ddl
-    return ddl + (
+        return (users, f"""CREATE TABLE IF NOT EXISTS {prefix}_orders (
+            id BIGSERIAL PRIMARY KEY, trade_no VARCHAR(32) NOT NULL UNIQUE, user_id INTEGER NOT NULL,
+            total NUMERIC(14, 2) NOT NULL, credit NUMERIC(14, 2) NOT NULL, status VARCHAR(16) NOT NULL)""")
+    return (
+        users,
+        """CREATE TABLE IF NOT EXISTS bench_floor_orders (
+            id BIGSERIAL PRIMARY KEY, trade_no VARCHAR(32) NOT NULL UNIQUE, user_id INTEGER NOT NULL,
+            channel_id INTEGER NOT NULL, total NUMERIC(14, 2) NOT NULL, credit NUMERIC(14, 2) NOT NULL,
+            status VARCHAR(16) NOT NULL, gateway_trade_no VARCHAR(64), created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL, paid_at TIMESTAMP, settled_by VARCHAR(16),
+            UNIQUE (channel_id, gateway_trade_no))""",
+        "CREATE INDEX IF NOT EXISTS bench_floor_orders_status ON bench_floor_orders (status, expires_at)",
+        "CREATE INDEX IF NOT EXISTS bench_floor_orders_user ON bench_floor_orders (user_id, created_at)",
+        "CREATE INDEX IF NOT EXISTS bench_floor_orders_channel ON bench_floor_orders (channel_id, status)",
         """CREATE TABLE IF NOT EXISTS bench_floor_log (
             id BIGSERIAL PRIMARY KEY, kind VARCHAR(16) NOT NULL, channel_uuid VARCHAR(64) NOT NULL,
             method VARCHAR(8) NOT NULL, query_string BYTEA NOT NULL, body BYTEA NOT NULL,
@@ -58,8 +67,9 @@ def schema(prefix: str) -> tuple[str, ...]:
         "CREATE INDEX IF NOT EXISTS bench_floor_log_trade_no ON bench_floor_log (trade_no)",
         "CREATE INDEX IF NOT EXISTS bench_floor_log_order_id ON bench_floor_log (order_id)",
         """CREATE TABLE IF NOT EXISTS bench_floor_ledger (
-            id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL UNIQUE, user_id INTEGER NOT NULL,
-            credit NUMERIC(14, 2) NOT NULL, source VARCHAR(16) NOT NULL, created_at TIMESTAMP NOT NULL)""",
+            id BIGSERIAL PRIMARY KEY, order_id BIGINT NOT NULL UNIQUE REFERENCES bench_floor_orders (id),
+            user_id INTEGER NOT NULL, credit NUMERIC(14, 2) NOT NULL, source VARCHAR(16) NOT NULL,
+            created_at TIMESTAMP NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS bench_floor_ledger_user ON bench_floor_ledger (user_id)",
     )
 
@@ -80,7 +90,8 @@ RECORD = sa.text(
     "LEFT JOIN bench_floor_orders o ON o.trade_no = :trade_no "
     "WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 SETTLE = sa.text(
-    "WITH won AS (UPDATE bench_floor_orders SET status = 'paid' WHERE id = :order_id AND status = 'pending' "
+    "WITH won AS (UPDATE bench_floor_orders SET status = 'paid', paid_at = :at, settled_by = 'notify', "
+    "gateway_trade_no = :gateway_trade_no WHERE id = :order_id AND status = 'pending' "
     "AND (SELECT set_config('lock_timeout', '5s', true)) IS NOT NULL RETURNING id, user_id, credit), "
     "entry AS (INSERT INTO bench_floor_ledger (order_id, user_id, credit, source, created_at) "
     "SELECT id, user_id, credit, 'notify', :at FROM won RETURNING id), "
@@ -157,7 +168,8 @@ def create_app(db_url: str, instance: str) -> Flask:
                 return plain(total, 200 if total == "success" else 400)
             if order.id is None or order.total != total:
                 return plain("success")  # an anomaly: nothing to credit, nothing to retry
-            conn.execute(SETTLE, {"order_id": order.id, "log_id": order.log_id, "at": now}).one()
+            conn.execute(SETTLE, {"order_id": order.id, "log_id": order.log_id, "at": now,
+                                  "gateway_trade_no": params.get("trade_no", "")[:64]}).one()
         return plain("success")
 
     @app.get("/")
