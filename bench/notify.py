@@ -489,9 +489,10 @@ def _result(quick, n, warm, rounds, seeded, signed, summaries, prof) -> dict:
         "ceiling: signature check + one transaction (conditional UPDATE of the order, balance UPDATE) on tables as "
         "small as the job allows (the order's status is not indexed, so both UPDATEs are HOT), as the brief "
         "defines it; design floor: what DESIGN.md's flow needs at the least, in plain SQL on tables shaped and "
-        "indexed like PanelPay's (the orders' six indexes, the ledger's foreign key): the delivery-log INSERT committed first (one autocommit statement that also looks up the "
-        "order; like PanelPay's, its commit does not wait for the WAL flush, the credit's does), then the "
-        "signature check, then one autocommit statement with a bounded lock wait: the "
+        "indexed like PanelPay's (the orders' six indexes, the ledger's foreign key): the delivery-log INSERT "
+        "committed first (one autocommit statement that also looks up the order; like PanelPay's, its commit "
+        "does not wait for the WAL flush, the credit's does), then the signature check, then one autocommit "
+        "statement with a bounded lock wait: the "
         "conditional UPDATE (status, paid time, gateway trade number) and, only if it matched, the ledger INSERT, "
         "the balance UPDATE and the verdict",
         f"database: PostgreSQL on 127.0.0.1 (default durable settings: fsync on, synchronous_commit on; PanelPay and "

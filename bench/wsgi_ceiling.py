@@ -11,12 +11,13 @@ No delivery log, no ledger row, no signals, no metrics: that difference is what 
 
 The same app also serves ``/floor/notify/<kind>``, the *design floor*: the least that PanelPay's design
 (DESIGN.md, "The flow of a notification") asks for, written the cheapest way, on ``bench_floor_*`` tables
-shaped and indexed like PanelPay's (the orders' indexes, the ledger's foreign key): the raw request INSERTed into a delivery log and committed first (one
-autocommit statement that also looks up the order; its commit does not wait for the WAL flush, which the
-credit's synchronous commit then does for both, as PanelPay's does); then the same verification; then one autocommit
-statement that, with a bounded lock wait, moves the order to paid (with its paid time and the gateway's
-trade number, as PanelPay records them) and, only if that matched, inserts the ledger row, increments the balance and stamps the delivery log's verdict. It tells how much of PanelPay's
-distance to the ceiling the design itself costs, and how much is the implementation.
+shaped and indexed like PanelPay's (the orders' indexes, the ledger's foreign key): the raw request INSERTed
+into a delivery log and committed first (one autocommit statement that also looks up the order; its commit
+does not wait for the WAL flush, which the credit's synchronous commit then does for both, as PanelPay's
+does); then the same verification; then one autocommit statement that, with a bounded lock wait, moves the
+order to paid (with its paid time and the gateway's trade number, as PanelPay records them) and, only if that
+matched, inserts the ledger row, increments the balance and stamps the delivery log's verdict. It tells how
+much of PanelPay's distance to the ceiling the design itself costs, and how much is the implementation.
 
 ``BENCH_CEILING_DB_URL``: the database; ``BENCH_INSTANCE``: the instance folder holding the sandbox keys.
 """
