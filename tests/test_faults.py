@@ -3,6 +3,7 @@ nothing is doubled, nothing answers 500."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import signal
 import subprocess
 import sys
@@ -44,16 +45,24 @@ def rows(url, model):
         engine.dispose()
 
 
-@servers_only
-def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_once_after(make_app, backend, tmp_path):
+@contextmanager
+def through_proxy(make_app, backend, **config):
+    """A host app whose database connections pass through a :class:`TcpProxy` the test can cut."""
     direct = sa.engine.make_url(database_url(backend))
     proxy = TcpProxy(direct.host, direct.port)
+    try:
+        yield make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False), **config), proxy
+    finally:
+        proxy.close()
+
+
+@servers_only
+def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_once_after(make_app, backend, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    app = make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False),
-                   PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True, PANELPAY_SPOOL_DIR=str(tmp_path / "spool"))
-    state = app.extensions["panelpay"].state_for(app)
-    try:
+    with through_proxy(make_app, backend, PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True,
+                       PANELPAY_SPOOL_DIR=str(tmp_path / "spool")) as (app, proxy):
+        state = app.extensions["panelpay"].state_for(app)
         with serve_app(app, port):
             admin = login(app, add_user(app, "admin", is_admin=True))
             alice_id = add_user(app, "alice")
@@ -83,8 +92,6 @@ def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_onc
             with app.app_context():
                 counts = spool.drain(state)
             assert counts.get("duplicate", 0) >= 10 and not spool.pending(state)
-    finally:
-        proxy.close()
     assert len(rows(database_url(backend), LedgerEntry)) == 10
     with app.app_context():
         engine = sa.create_engine(database_url(backend))
@@ -105,10 +112,7 @@ def test_a_success_whose_verdict_cannot_be_committed_is_answered_503_and_the_ret
     database is back, is recorded and answered like the first would have been."""
     from panelpay import payment_anomaly
 
-    direct = sa.engine.make_url(database_url(backend))
-    proxy = TcpProxy(direct.host, direct.port)
-    try:
-        app = make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False))
+    with through_proxy(make_app, backend) as (app, proxy):
         world = World(app, sandbox, configs=("epay",))
         uuid = world.channels["epay"]["uuid"]
         unknown = signer.epay("PP00000000000000000000", "10.00")
@@ -128,8 +132,6 @@ def test_a_success_whose_verdict_cannot_be_committed_is_answered_503_and_the_ret
         logged = world.notifications()
         assert logged[-1].verdict == "anomaly" and "unknown order" in logged[-1].outcome
         assert {n.verdict for n in logged[-2:]} <= {"received", "anomaly"}
-    finally:
-        proxy.close()
 
 
 @servers_only
@@ -138,11 +140,7 @@ def test_a_connection_broken_under_a_notification_is_never_handed_out_again(make
     """The pooled connection a notification was using dies (the proxy drops it): that notification is
     answered 503 and spooled, and the pool forgets the connection, so the first notification after the
     database is back is credited at once instead of failing on the dead one."""
-    direct = sa.engine.make_url(database_url(backend))
-    proxy = TcpProxy(direct.host, direct.port)
-    try:
-        app = make_app(db_url=direct.set(port=proxy.port).render_as_string(hide_password=False),
-                       PANELPAY_SPOOL_DIR=str(tmp_path / "spool"))
+    with through_proxy(make_app, backend, PANELPAY_SPOOL_DIR=str(tmp_path / "spool")) as (app, proxy):
         world = World(app, sandbox, configs=("epay",))
         uuid = world.channels["epay"]["uuid"]
         orders = [world.order("epay") for _ in range(3)]
@@ -160,8 +158,6 @@ def test_a_connection_broken_under_a_notification_is_never_handed_out_again(make
         assert deliver(orders[2]) == (200, "success")
         assert world.order_row(orders[2]["trade_no"]).status == "paid"
         assert world.order_row(orders[1]["trade_no"]).status == "pending"  # its notification waits in the spool
-    finally:
-        proxy.close()
 
 
 def _start(env):
