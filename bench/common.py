@@ -479,8 +479,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
+def ms(seconds: float, digits: int = 1) -> str:
+    return f"{seconds * 1000:.{digits}f}"
 
 
 def cleanup_instance(path: str) -> None:

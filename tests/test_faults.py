@@ -3,12 +3,12 @@ nothing is doubled, nothing answers 500."""
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 import signal
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 from urllib.parse import urlencode
 
