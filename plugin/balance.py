@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -43,12 +43,6 @@ class BalanceColumn:
             raise ValueError("units_per_yuan must be positive")
         self.units_per_yuan = units_per_yuan
         self._python_type = self._id_type()
-        # Built once: the settle transaction only binds the user and the amount.
-        self._statement = (
-            update(self.table)
-            .where(self.id_column == bindparam("panelpay_user_key", type_=self.id_column.type))
-            .values({self.column: self.column + bindparam("panelpay_amount", type_=self.column.type)})
-        )
 
     def _id_type(self):
         try:
@@ -67,9 +61,8 @@ class BalanceColumn:
     def credit(self, connection: Connection, user_id: str, credit: Decimal) -> int | None:
         units = self.units_for(credit)
         amount = credit if units is None else units
-        # Bound names no host column can have (a matching key would join the SET clause).
-        result = connection.execute(self._statement, {"panelpay_user_key": self.user_key(user_id),
-                                                      "panelpay_amount": amount})
+        result = connection.execute(update(self.table).where(self.id_column == self.user_key(user_id))
+                                    .values({self.column: self.column + amount}))
         if result.rowcount == 0:
             raise UserNotFound(f"user {user_id} not found in {self.table.name}")
         if result.rowcount != 1:

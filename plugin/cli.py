@@ -13,7 +13,7 @@ panelpay_group = AppGroup("panelpay", help="PanelPay: payments, callbacks and re
 
 
 def _state():
-    return current_app.extensions["panelpay"].state
+    return current_app.extensions["panelpay"]
 
 
 @panelpay_group.group("db")
@@ -123,11 +123,12 @@ def replay_command(notification_id: int | None, from_spool: bool):
     if notification_id is None:
         raise click.UsageError("give a notification id, or --spool")
     try:
-        answer, copy_id = replay(state, notification_id)
+        answer = replay(state, notification_id)
     except LookupError:
         raise click.ClickException(f"no notification {notification_id}") from None
-    click.echo(f"notification {copy_id} (replay of {notification_id}): {answer.verdict}: {answer.outcome} "
-               f"(answered {answer.status} {answer.body})")
+    verdict, acknowledgement = answer.verdict, answer.acknowledgement
+    click.echo(f"notification {answer.notification_id} (replay of {notification_id}): {verdict.name}: {verdict.text} "
+               f"(answered {acknowledgement.status} {acknowledgement.body})")
 
 
 def register_cli(app) -> None:

@@ -13,7 +13,7 @@ from werkzeug.routing import RequestRedirect
 from . import callback
 from .callback import Finding
 from .callback import translate as _
-from .doctor import PROBE_PARAM, new_nonce
+from .probe import PROBE_PARAM, new_nonce
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -99,7 +99,7 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
 
 
 def _probe_path(app) -> str:
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     return callback.notify_path(state.settings.url_prefix, "epay", "0123456789abcdef")
 
 
@@ -130,7 +130,7 @@ def host_findings(app) -> list[Finding]:
     findings = route_findings(app)
     if findings:
         return findings
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     path = _probe_path(app)
     client = app.test_client()
     nonce = new_nonce()

@@ -4,7 +4,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Integer, String, false, literal_column, null, true
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.engine import Connection
@@ -30,45 +29,17 @@ def is_retryable(exc: BaseException) -> bool:
     return bool(args) and args[0] in _RETRYABLE_MYSQL
 
 
-def inline(value: str | int | bool | None):
-    """A constant written into a statement's SQL rather than bound as a parameter: the notify path's
-    statements bind only what changes, since every bound value costs SQLAlchemy and the driver work on
-    each execution. For PanelPay's own constants only (status and verdict names, numbers, '')."""
-    if value is None:
-        return null()
-    if isinstance(value, bool):
-        return true() if value else false()
-    if isinstance(value, int):
-        return literal_column(str(int(value)), Integer)
-    if value and not value.isidentifier():
-        raise ValueError(f"not a plain name: {value!r}")
-    return literal_column(f"'{value}'", String)
-
-
-def inline_values(values: dict) -> dict:
-    """``values`` (column name to constant) for a statement's ``.values()``, each written inline."""
-    return {name: inline(value) for name, value in values.items()}
-
-
 def set_lock_timeout(connection: Connection, seconds: int) -> None:
-    """Bound how long this transaction waits for a row lock before failing (and answering 503).
-
-    PostgreSQL: ``SET LOCAL`` scopes it to the transaction. MySQL/MariaDB and SQLite: the connection's
-    setting (``innodb_lock_wait_timeout``, ``busy_timeout``) is set once per pooled connection.
-    """
-    name = connection.dialect.name
-    if name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(seconds)}s'")
-        return
-    statement = {"mysql": f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}",
-                 "mariadb": f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}",
-                 "sqlite": f"PRAGMA busy_timeout = {int(seconds) * 1000}"}.get(name)
-    if statement is None:
-        return
-    info = connection.connection.info
-    if info.get("panelpay_lock_timeout") != seconds:
+    """Bound how long this transaction waits for a locked row before failing (and answering 503): the
+    one thing the dialects must be told differently. PostgreSQL scopes ``SET LOCAL`` to the transaction;
+    MySQL/MariaDB and SQLite have only a connection-wide setting."""
+    seconds = int(seconds)
+    statement = {"postgresql": f"SET LOCAL lock_timeout = '{seconds}s'",
+                 "mysql": f"SET SESSION innodb_lock_wait_timeout = {seconds}",
+                 "mariadb": f"SET SESSION innodb_lock_wait_timeout = {seconds}",
+                 "sqlite": f"PRAGMA busy_timeout = {seconds * 1000}"}.get(connection.dialect.name)
+    if statement is not None:
         connection.exec_driver_sql(statement)
-        info["panelpay_lock_timeout"] = seconds
 
 
 @contextmanager

@@ -1,57 +1,27 @@
 """The callback doctor: probes each enabled channel's effective notify URL the way a gateway would.
 
-The probe carries a nonce; only a deployment holding this app's secret can answer it with the right
-proof, so "reachable and ours" is told apart from another deployment, a catch-all or a CDN page. It
-probes nothing but the configured notify URLs.
+Each probe carries a nonce (:mod:`panelpay.probe`) that only this deployment can answer, so "reachable
+and ours" is told apart from another deployment, a catch-all or a CDN page. It probes nothing but the
+configured notify URLs, with the methods the channel's gateway calls back with (a failure there is an
+error) and the others (a warning).
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
+from urllib.parse import urlsplit
 
-from flask import jsonify
+import requests
 
+from .callback import Finding, notify_url
 from .callback import translate as _
-
-PROBE_PARAM = "__panelpay_probe"
-PROBE_HEADER = "X-PanelPay-Probe"
-
-
-def _proof(state, nonce: str) -> str:
-    key = hashlib.sha256(b"panelpay-probe:" + state.settings.secret_key.encode()).digest()
-    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
-
-
-def probe_nonce(request) -> str | None:
-    """The nonce when a request is a doctor probe (only the probe parameter, no body), else None.
-    A query that does not start with the probe parameter is not parsed: a notification is not a probe."""
-    if request.content_length or not request.query_string.startswith(PROBE_PARAM.encode()):
-        return None
-    args = request.args
-    if list(args.keys()) != [PROBE_PARAM]:
-        return None
-    nonce = args.get(PROBE_PARAM, "")
-    return nonce if 16 <= len(nonce) <= 64 and nonce.isalnum() else None
-
-
-def probe_answer(state, nonce: str, kind: str, uuid: str):
-    response = jsonify({"panelpay": "notify", "kind": kind, "uuid": uuid, "proof": _proof(state, nonce)})
-    response.headers[PROBE_HEADER] = "1"
-    return response
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(16)
+from .conflicts import all_findings
+from .probe import PROBE_PARAM, new_nonce, proof
+from .store import get_settings, list_channels
 
 
 def run_doctor(state) -> list:
     """Probe the effective notify URL of each enabled channel (GET and POST, redirects off, short
     timeout) and return findings; plus the static and host findings of the current configuration."""
-    from .callback import Finding, notify_url
-    from .conflicts import all_findings
-    from .store import get_settings, list_channels
-
     settings = get_settings(state)
     channels = list_channels(state)
     findings = list(all_findings(state, settings["callback_domain"], channels))
@@ -71,16 +41,17 @@ def run_doctor(state) -> list:
     return findings
 
 
+def _callback_methods(state, channel) -> tuple[str, ...]:
+    """The methods the channel's gateway calls back with (both, for a kind no longer installed)."""
+    cls = state.channel_kinds.get(channel.kind)
+    return cls.callback_methods if cls is not None else ("GET", "POST")
+
+
 def probe(state, channel, url: str, method: str):
     """One live probe of ``url`` with ``method``; a finding saying exactly what answered."""
-    import requests
-
-    from .callback import Finding
-
     nonce = new_nonce()
     name = _("'%(name)s' (%(method)s %(url)s)", name=channel.name, method=method, url=url)
-    gateway_method = "GET" if channel.kind == "epay" else "POST"
-    level = "error" if method == gateway_method else "warning"
+    level = "error" if method in _callback_methods(state, channel) else "warning"
     try:
         response = requests.request(method, url, params={PROBE_PARAM: nonce}, allow_redirects=False,
                                     timeout=state.settings.doctor_timeout,
@@ -102,10 +73,6 @@ def probe(state, channel, url: str, method: str):
 
 
 def _classify(state, channel, name, method, level, nonce, response):
-    from urllib.parse import urlsplit
-
-    from .callback import Finding
-
     status = response.status_code
     if 300 <= status < 400:
         target = response.headers.get("Location", "")
@@ -131,9 +98,7 @@ def _classify(state, channel, name, method, level, nonce, response):
             except ValueError:
                 document = None
         if isinstance(document, dict) and document.get("panelpay") == "notify":
-            import hmac
-
-            if hmac.compare_digest(str(document.get("proof", "")), _proof(state, nonce)):
+            if hmac.compare_digest(str(document.get("proof", "")), proof(state, nonce)):
                 return Finding("reachable", "info", _(
                     "%(probe)s: reachable, and it is this PanelPay that answers.", probe=name), channel.uuid)
             return Finding("other_deployment", "error", _(
@@ -152,13 +117,10 @@ def _classify(state, channel, name, method, level, nonce, response):
             "%(probe)s: 404. The path does not reach PanelPay: a reverse proxy rule or a different site serves this "
             "domain.", probe=name), channel.uuid)
     if status == 405:
-        if channel.kind == "epay":
-            message = _("%(probe)s: 405, %(method)s is not allowed on this path. EPay notifies with GET: allow it "
-                        "in the proxy or WAF.", probe=name, method=method)
-        else:
-            message = _("%(probe)s: 405, %(method)s is not allowed on this path. Alipay notifies with POST: allow "
-                        "it in the proxy or WAF.", probe=name, method=method)
-        return Finding("method_not_allowed", level, message, channel.uuid)
+        methods = " / ".join(_callback_methods(state, channel))
+        return Finding("method_not_allowed", level, _(
+            "%(probe)s: 405, %(method)s is not allowed on this path. This channel's gateway notifies with "
+            "%(methods)s: allow it in the proxy or WAF.", probe=name, method=method, methods=methods), channel.uuid)
     if status >= 500:
         return Finding("server_error", "error", _(
             "%(probe)s: the server answered %(status)s. Check the site's logs.", probe=name, status=status),

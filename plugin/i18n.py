@@ -43,8 +43,8 @@ def normalise_locale(value: object) -> str | None:
 
 def page_locale() -> str:
     """The locale of the current PanelPay page: host hook, then Accept-Language, then the default."""
-    state = current_app.extensions["panelpay"].state
-    hook = state.ext._locale_selector
+    state = current_app.extensions["panelpay"]
+    hook = state.ext.locale
     chosen = normalise_locale(hook()) if hook is not None else None
     if chosen is None and has_request_context():
         chosen = normalise_locale(request.accept_languages.best_match(["en", "zh-CN"]))

@@ -1,5 +1,6 @@
 """RSA keys and certificates as operators paste them: PEM or bare base64, PKCS#1 or PKCS#8, one line
-or many, with stray spaces. Parsed once and cached.
+or many, with stray spaces. Parsing is not cached here: a channel parses its keys once, when it is built
+for a revision of its row, and keeps them.
 
 Alipay's console shows keys as one bare base64 line; EPay v2 shows a PKCS#8 private key and an SPKI
 public key the same way; certificate mode uses PEM files. All of them load here.
@@ -10,7 +11,6 @@ import base64
 import binascii
 import hashlib
 import re
-from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -50,14 +50,9 @@ def _b64(body: str) -> bytes:
         raise KeyFormatError("is not valid base64") from exc
 
 
-def normalise(text: str) -> str:
-    """A canonical form of pasted key text (the base64 bodies only), used as the cache key."""
-    return "|".join(base64.b64encode(der).decode() for _, der in _der_blobs(text))
-
-
-@lru_cache(maxsize=256)
-def _private_from_canonical(canonical: str) -> rsa.RSAPrivateKey:
-    der = base64.b64decode(canonical.split("|")[0])
+def load_private_key(text: str) -> rsa.RSAPrivateKey:
+    """An RSA private key from PEM or bare base64, PKCS#1 or PKCS#8. Raises :class:`KeyFormatError`."""
+    der = _der_blobs(text)[0][1]
     try:
         key = serialization.load_der_private_key(der, password=None)  # PKCS#8 or PKCS#1
     except (ValueError, TypeError) as exc:
@@ -73,9 +68,9 @@ def _private_from_canonical(canonical: str) -> rsa.RSAPrivateKey:
     return key
 
 
-@lru_cache(maxsize=256)
-def _public_from_canonical(canonical: str) -> rsa.RSAPublicKey:
-    der = base64.b64decode(canonical.split("|")[0])
+def load_public_key(text: str) -> rsa.RSAPublicKey:
+    """An RSA public key from PEM or bare base64, SPKI or PKCS#1. Raises :class:`KeyFormatError`."""
+    der = _der_blobs(text)[0][1]
     try:
         key = serialization.load_der_public_key(der)  # SPKI or PKCS#1
     except (ValueError, TypeError) as exc:
@@ -89,23 +84,12 @@ def _public_from_canonical(canonical: str) -> rsa.RSAPublicKey:
     return key
 
 
-def load_private_key(text: str) -> rsa.RSAPrivateKey:
-    """An RSA private key from PEM or bare base64, PKCS#1 or PKCS#8. Raises :class:`KeyFormatError`."""
-    return _private_from_canonical(normalise(text))
-
-
-def load_public_key(text: str) -> rsa.RSAPublicKey:
-    """An RSA public key from PEM or bare base64, SPKI or PKCS#1. Raises :class:`KeyFormatError`."""
-    return _public_from_canonical(normalise(text))
-
-
 def same_key(private_key: rsa.RSAPrivateKey, public_key: rsa.RSAPublicKey) -> bool:
     """Whether ``public_key`` is the public half of ``private_key`` (the app key pasted where the
     gateway's belongs)."""
     return private_key.public_key().public_numbers() == public_key.public_numbers()
 
 
-@lru_cache(maxsize=64)
 def load_certificates(text: str, *, skip_unreadable: bool = False) -> tuple[x509.Certificate, ...]:
     """Every certificate in a PEM bundle. Raises :class:`KeyFormatError`.
 

@@ -1,7 +1,9 @@
-"""The plugin manifest, ``plugin.yaml``: the single source of the settings page's and channels' fields."""
+"""The plugin manifest, ``plugin.yaml``: the single source of the settings page's and the built-in channel
+kinds' fields. A kind registered from outside the package brings its own fields in the same shape
+(:attr:`panelpay.channels.base.Channel.manifest`); each app's manifest holds the kinds it has."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -48,6 +50,10 @@ class Manifest:
     def defaults(self, kind: str) -> dict:
         return {f.key: f.default for f in self.kind_fields(kind)}
 
+    def with_kinds(self, kinds: dict) -> "Manifest":
+        """This manifest describing exactly ``kinds`` (kind → ``{"label", "fields"}``), in that order."""
+        return replace(self, kinds=dict(kinds))
+
 
 def _field(spec: dict) -> Field:
     return Field(
@@ -75,11 +81,13 @@ def parse_manifest(text: str) -> Manifest:
         description=doc.get("description", {}),
         plugin_fields=tuple(_field(s) for s in settings["plugin"]),
         channel_fields=tuple(_field(s) for s in settings["channel"]),
-        kinds={
-            kind: {"label": spec.get("label", {}), "fields": tuple(_field(s) for s in spec["fields"])}
-            for kind, spec in settings["kinds"].items()
-        },
+        kinds={kind: parse_kind(spec) for kind, spec in settings["kinds"].items()},
     )
+
+
+def parse_kind(spec: dict) -> dict:
+    """One kind's ``{"label": {...}, "fields": [...]}`` as the manifest holds it (fields as :class:`Field`)."""
+    return {"label": spec.get("label", {}), "fields": tuple(_field(s) for s in spec["fields"])}
 
 
 @lru_cache(maxsize=1)

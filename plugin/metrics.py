@@ -38,30 +38,19 @@ class Metrics:
             "panelpay_reconcile_orders", "Orders handled by reconcile, by result", ["result"],
             registry=self.registry,
         )
-        self._children: dict = {}
-
-    def child(self, metric, *labels: str):
-        """``metric.labels(*labels)``, looked up once per label set: ``labels()`` validates and takes a lock
-        on every call, a cost the notify path pays several times per request otherwise. Label values
-        come from small fixed sets (kinds, verdicts, statuses), so the cache stays small."""
-        key = (metric, labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return found
 
     def notification(self, kind: str, verdict: str, status: int, seconds: float) -> None:
         """One judged notification: counted by its answer, the time to judge it observed."""
-        self.child(self.notifications, kind, verdict, str(status)).inc()
-        self.child(self.settle_seconds, kind).observe(seconds)
+        self.notifications.labels(kind, verdict, str(status)).inc()
+        self.settle_seconds.labels(kind).observe(seconds)
 
     def credit(self, order) -> None:
         kind = order.channel.kind if order.channel is not None else ""
-        self.child(self.credits, kind, order.settled_by or "").inc()
-        self.child(self.credited_amount, kind).inc(float(order.credit))  # a monitoring figure, not money
+        self.credits.labels(kind, order.settled_by or "").inc()
+        self.credited_amount.labels(kind).inc(float(order.credit))  # a monitoring figure, not money
 
     def anomaly(self, kind: str, reason: str) -> None:
-        self.child(self.anomalies, kind).inc()
+        self.anomalies.labels(kind).inc()
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

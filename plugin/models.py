@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .money import CENT
@@ -44,31 +44,8 @@ ORDER_STATUSES = (PENDING, PAID, EXPIRED, CLOSED, ANOMALY)
 SETTLEABLE = (PENDING, EXPIRED, CLOSED)
 
 
-#: How the delivery log records a notification whose credit committed (written in the same transaction).
-CREDITED_VERDICT = {"verdict": "accepted", "outcome": "credited", "answer_status": 200, "answer_body": "success"}
-
 #: What an order number can look like (EPay's own rule); anything else cannot name one of our orders.
 TRADE_NO = re.compile(r"[A-Za-z0-9._\-|]{1,64}")
-
-
-def column_values(instance, keys: tuple[str, ...]) -> dict:
-    """``keys`` of ``instance`` as a dict, read past the attribute instrumentation (getattr only for
-    anything not loaded)."""
-    loaded = instance.__dict__
-    return {key: loaded[key] if key in loaded else getattr(instance, key) for key in keys}
-
-
-def unattached(model: type, values: dict):
-    """An instance of ``model`` holding ``values`` (attribute name to value), built without the ORM's
-    attribute events: for rows PanelPay has just read or written itself and hands on (to ``settle()``, to
-    signals). It belongs to no session; reading its attributes is all it is for. Several times cheaper
-    than ``model(**values)``, which matters on the notify path."""
-    mapper = model.__mapper__
-    if not mapper.configured:  # relationships are set up on first use; no ORM query may have run yet
-        configure_mappers()
-    instance = mapper.class_manager.new_instance()
-    instance.__dict__.update(values)
-    return instance
 
 
 def storable_text(text: str, limit: int = 255) -> str:
@@ -210,6 +187,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(16))
     channel_uuid: Mapped[str] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(8))
+    #: The request's headers as a JSON list of [name, value] pairs (capped; no Cookie).
+    headers: Mapped[str] = mapped_column(Text, default="[]")
     query_string: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     content_type: Mapped[str] = mapped_column(String(128), default="")
@@ -220,8 +199,10 @@ class Notification(Base):
     #: received → accepted | duplicate | ignored | rejected | anomaly | error
     verdict: Mapped[str] = mapped_column(String(16), default="received")
     outcome: Mapped[str] = mapped_column(String(255), default="")
+    #: Why the request was refused, in full (``outcome`` is its first line).
+    reason: Mapped[str] = mapped_column(Text, default="")
     answer_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    answer_body: Mapped[str] = mapped_column(String(16), default="")
+    answer_body: Mapped[str] = mapped_column(String(255), default="")
     replay_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
@@ -262,7 +243,3 @@ class Setting(Base):
 
 TABLES = [m.__table__ for m in (Channel, Order, Notification, LedgerEntry, Setting)]
 
-
-#: The column attributes of an order and of a channel, in table order (for building them from rows).
-ORDER_KEYS = tuple(column.key for column in Order.__table__.columns)
-CHANNEL_KEYS = tuple(column.key for column in Channel.__table__.columns)

@@ -113,7 +113,7 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
 
 def _pay_request(state, order: Order, channel: Channel, mobile: bool) -> PayRequest:
     return_url = callback.default_base(state.settings.site_url) + url_for(
-        "panelpay_notify.payment_return", kind=channel.kind, uuid=channel.uuid
+        "panelpay_notify.payment_return", kind=channel.kind, uuid=channel.uuid, trade_no=order.trade_no
     )
     return PayRequest(trade_no=order.trade_no, amount=order.total, subject=order.subject,
                       notify_url=order.notify_url, return_url=return_url, client_ip=order.client_ip or "",

@@ -137,7 +137,6 @@ def _query(state, order: Order, limits: dict) -> object:
 def _handle(state, order: Order, limits: dict) -> str:
     """Query, settle or expire one claimed order; returns paid, pending or expired. Raises GatewayError."""
     impl, report = _query(state, order, limits)
-    state.testing_hook("reconcile:queried", order, report)
     settlement = settle_report(order, impl, report, "reconcile")
     if settlement is not None:
         return "paid" if settlement.outcome == CREDITED else "pending"
@@ -191,7 +190,7 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
                 summary.queried += 1
                 counter = "errors" if outcome == "error" else outcome
                 setattr(summary, counter, getattr(summary, counter) + 1)
-                state.metrics.child(state.metrics.reconcile, outcome).inc()
+                state.metrics.reconcile.labels(outcome).inc()
                 if outcome == "paid":
                     credited_by_channel[order.channel.uuid] += 1
                 if error:

@@ -1,16 +1,19 @@
-"""Replay: re-judge a recorded notification through the same path as a live one (idempotent)."""
+"""Replay: re-judge a recorded notification through the same flow as a live one (idempotent)."""
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import select
 
+from .channels.base import GatewayRequest
 from .db import transient_errors
-from .judge import Answer, Raw, receive
 from .models import Notification
+from .notify import Answer, Received, receive
 
 
-def replay(state, notification_id: int) -> tuple[Answer, int]:
-    """Record a copy of notification ``notification_id`` (``replay_of`` pointing at it) and judge it;
-    returns the answer and the copy's id.
+def replay(state, notification_id: int) -> Answer:
+    """Record a copy of notification ``notification_id`` (``replay_of`` pointing at it) and judge it; the
+    answer names the copy's row.
 
     Timestamp windows are checked against when the original arrived. Raises LookupError if there is no
     such notification.
@@ -19,15 +22,12 @@ def replay(state, notification_id: int) -> tuple[Answer, int]:
         row = session.execute(select(Notification).where(Notification.id == notification_id)).scalar_one_or_none()
     if row is None:
         raise LookupError(notification_id)
-    raw = Raw(
-        kind=row.kind,
-        channel_uuid=row.channel_uuid,
+    request = GatewayRequest(
         method=row.method,
+        headers=tuple((str(name), str(value)) for name, value in json.loads(row.headers or "[]")),
         query_string=bytes(row.query_string or b""),
         body=bytes(row.body or b""),
         content_type=row.content_type,
-        source_ip=row.source_ip,
         received_at=row.received_at,
     )
-    answer = receive(state, raw, replay_of=row.id)
-    return answer, answer.notification_id
+    return receive(state, Received(row.kind, row.channel_uuid, row.source_ip, request), replay_of=row.id)

@@ -13,22 +13,27 @@ import os
 import secrets
 import tempfile
 import time
-from dataclasses import asdict
 from datetime import datetime
 
+from .channels.base import GatewayRequest
 from .db import TransientError
+from .notify import Received, receive
 
 log = logging.getLogger("panelpay")
 
 
-def keep(state, raw) -> str | None:
-    """Write ``raw`` to the spool; returns the file path (None if even the disk refuses)."""
+def keep(state, received: Received) -> str | None:
+    """Write ``received`` to the spool; returns the file path (None if even the disk refuses)."""
     directory = state.settings.spool_dir
-    document = asdict(raw)
-    document["query_string"] = base64.b64encode(raw.query_string).decode()
-    document["body"] = base64.b64encode(raw.body).decode()
-    document["received_at"] = raw.received_at.isoformat()
-    name = f"{raw.received_at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.json"
+    request = received.request
+    document = {
+        "kind": received.kind, "channel_uuid": received.channel_uuid, "source_ip": received.source_ip,
+        "method": request.method, "headers": [list(pair) for pair in request.headers],
+        "query_string": base64.b64encode(request.query_string).decode(),
+        "body": base64.b64encode(request.body).decode(),
+        "content_type": request.content_type, "received_at": request.received_at.isoformat(),
+    }
+    name = f"{request.received_at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.json"
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -40,7 +45,7 @@ def keep(state, raw) -> str | None:
         os.replace(tmp, path)
         return path
     except OSError:
-        log.exception("could not spool a notification for %s/%s", raw.kind, raw.channel_uuid)
+        log.exception("could not spool a notification for %s/%s", received.kind, received.channel_uuid)
         return None
 
 
@@ -64,15 +69,19 @@ def pending(state) -> list[str]:
     return sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".json"))
 
 
-def load(path: str):
-    from .judge import Raw
-
+def load(path: str) -> Received:
+    """A spooled request (files from before headers were kept have none)."""
     with open(path) as handle:
         document = json.load(handle)
-    document["query_string"] = base64.b64decode(document["query_string"])
-    document["body"] = base64.b64decode(document["body"])
-    document["received_at"] = datetime.fromisoformat(document["received_at"])
-    return Raw(**document)
+    request = GatewayRequest(
+        method=document["method"],
+        headers=tuple((str(name), str(value)) for name, value in document.get("headers", ())),
+        query_string=base64.b64decode(document["query_string"]),
+        body=base64.b64decode(document["body"]),
+        content_type=document["content_type"],
+        received_at=datetime.fromisoformat(document["received_at"]),
+    )
+    return Received(document["kind"], document["channel_uuid"], document["source_ip"], request)
 
 
 def drain(state) -> dict:
@@ -81,8 +90,6 @@ def drain(state) -> dict:
 
     Each file is claimed by an atomic rename first, so several drains at once never judge it twice.
     """
-    from .judge import receive
-
     counts: dict[str, int] = {}
     for path in pending(state):
         claimed = f"{path}.{os.getpid()}-{secrets.token_hex(3)}.claimed"
@@ -91,19 +98,19 @@ def drain(state) -> dict:
         except FileNotFoundError:
             continue  # another drain took it
         try:
-            raw = load(claimed)
+            received = load(claimed)
         except (OSError, ValueError, KeyError, TypeError):
             _quarantine(claimed)
             counts["unreadable"] = counts.get("unreadable", 0) + 1
             continue
         try:
-            answer = receive(state, raw)
+            answer = receive(state, received)
         except TransientError:
             os.replace(claimed, path)
             counts["left"] = len(pending(state))
             break
         os.remove(claimed)  # recorded: the delivery log has it now
-        counts[answer.verdict] = counts.get(answer.verdict, 0) + 1
+        counts[answer.verdict.name] = counts.get(answer.verdict.name, 0) + 1
     return counts
 
 

@@ -77,7 +77,7 @@ def add_user(app, username="alice", *, is_admin=False) -> int:
 
 def add_channel_row(app, kind="epay", **values) -> Channel:
     """A channel row written directly (for tests below the channel layer)."""
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     with app.app_context(), state.session() as session, session.begin():
         row = Channel(uuid=values.pop("uuid", "c0ffee" + kind), kind=kind, name=values.pop("name", kind),
                       config=json.dumps(values.pop("config", {})), secrets=state.vault.seal({}), **values)
@@ -87,7 +87,7 @@ def add_channel_row(app, kind="epay", **values) -> Channel:
 
 def add_order(app, channel: Channel, user_id: int, total="10.00", *, trade_no=None, status="pending",
               credit=None, expires_in=1800) -> Order:
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     total = Decimal(total)
     with app.app_context(), state.session() as session, session.begin():
         order = Order(
@@ -130,7 +130,7 @@ class World:
         from tests.support.gateway import SANDBOX_BASE, create_channel, login
 
         self.app = app
-        self.state = app.extensions["panelpay"].state_for(app)
+        self.state = app.extensions["panelpay"]
         self.admin_id = add_user(app, "admin", is_admin=True)
         self.alice_id = add_user(app, "alice")
         self.admin = login(app, self.admin_id)

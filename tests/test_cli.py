@@ -5,7 +5,8 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from panelpay import migrate, spool
-from panelpay.judge import Raw
+from panelpay.channels.base import GatewayRequest
+from panelpay.notify import Received
 from panelpay.models import utcnow
 
 
@@ -30,8 +31,9 @@ def test_db_current_channels_and_replay(world, signer):
 def test_replay_spool_judges_what_the_outage_kept(world, signer):
     order = world.order("alipay", "3.00")
     body = urlencode(signer.alipay(order["trade_no"], order["total"])).encode()
-    spool.keep(world.state, Raw("alipay", world.channels["alipay"]["uuid"], "POST", b"", body,
-                                "application/x-www-form-urlencoded", "127.0.0.1", utcnow()))
+    request = GatewayRequest("POST", (("Content-Type", "application/x-www-form-urlencoded"),), b"", body,
+                             "application/x-www-form-urlencoded", utcnow())
+    spool.keep(world.state, Received("alipay", world.channels["alipay"]["uuid"], "127.0.0.1", request))
     result = world.app.test_cli_runner().invoke(args=["panelpay", "replay", "--spool"])
     assert result.exit_code == 0 and "accepted: 1" in result.output
     assert world.balance() == Decimal("3.00")

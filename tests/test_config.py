@@ -44,7 +44,7 @@ def test_defaults_are_filled_in_and_read_once():
     PanelPay(app, db=db, balance=BalanceColumn(User.balance))
     for key, (default, _) in DEFAULTS.items():
         assert key in app.config
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     app.config["PANELPAY_ORDER_TTL"] = 5
     assert state.settings.order_ttl == 1800
 

@@ -62,7 +62,7 @@ def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_onc
     base = f"http://127.0.0.1:{port}"
     with through_proxy(make_app, backend, PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True,
                        PANELPAY_SPOOL_DIR=str(tmp_path / "spool")) as (app, proxy):
-        state = app.extensions["panelpay"].state_for(app)
+        state = app.extensions["panelpay"]
         with serve_app(app, port):
             admin = login(app, add_user(app, "admin", is_admin=True))
             alice_id = add_user(app, "alice")
@@ -126,7 +126,7 @@ def test_a_success_whose_verdict_cannot_be_committed_is_answered_503_and_the_ret
         assert (first.status_code, first.get_data(as_text=True)) == (503, "fail")
         proxy.restore()
         with app.app_context():
-            app.extensions["panelpay"].state.engine.dispose()  # the cut connections
+            app.extensions["panelpay"].engine.dispose()  # the cut connections
         retry = client.get(f"/payment/notify/epay/{uuid}?{urlencode(unknown)}")
         assert (retry.status_code, retry.get_data(as_text=True)) == (200, "success")
         logged = world.notifications()
@@ -251,8 +251,9 @@ def test_a_row_lock_held_elsewhere_makes_the_notification_wait_then_answer_503(m
 def test_spool_drains_once_however_many_drains_run_and_sets_unreadable_files_aside(make_app, sandbox, signer, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from panelpay.judge import Raw
+    from panelpay.channels.base import GatewayRequest
     from panelpay.models import utcnow
+    from panelpay.notify import Received
 
     app = make_app(PANELPAY_SPOOL_DIR=str(tmp_path / "spool"))
     world = World(app, sandbox, configs=("epay",))
@@ -261,7 +262,7 @@ def test_spool_drains_once_however_many_drains_run_and_sets_unreadable_files_asi
     orders = [world.order("epay", "2.00") for _ in range(6)]
     for order in orders:
         query = urlencode(signer.epay(order["trade_no"], order["total"])).encode()
-        spool.keep(state, Raw("epay", uuid, "GET", query, b"", "", "127.0.0.1", utcnow()))
+        spool.keep(state, Received("epay", uuid, "127.0.0.1", GatewayRequest("GET", (), query, b"", "", utcnow())))
     (tmp_path / "spool" / "broken.json").write_text("{not json")
 
     def drain():

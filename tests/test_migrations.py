@@ -1,6 +1,7 @@
 """PanelPay's own Alembic migrations: exact, isolated from the host, shipped in the wheel."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -62,6 +63,33 @@ def test_upgrade_from_empty_produces_exactly_the_models(fresh_db):
     assert not [t for t in sa.inspect(engine).get_table_names() if t.startswith("panelpay_") and
                 t != "panelpay_alembic_version"]
     _assert_host_untouched(engine)
+    engine.dispose()
+
+
+def test_0002_keeps_the_delivery_log_and_adds_headers_and_reasons(fresh_db):
+    """An install at 0001 with rows in its delivery log upgrades in place: every row and value stays, the
+    new columns read as empty, and a channel's longer acknowledgement fits afterwards."""
+    engine = sa.create_engine(fresh_db)
+    migrate.upgrade(engine, "0001")
+    row = {"kind": "epay", "channel_uuid": "0123456789abcdef", "method": "GET", "query_string": b"a=1&sign=x",
+           "body": b"", "content_type": "", "source_ip": "203.0.113.7", "received_at": dt.datetime(2026, 11, 30, 8),
+           "trade_no": "PP1", "order_id": None, "verdict": "accepted", "outcome": "credited", "answer_status": 200,
+           "answer_body": "success", "replay_of": None}
+    old = sa.Table("panelpay_notifications", sa.MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        connection.execute(old.insert(), [row, {**row, "verdict": "rejected", "answer_status": 400,
+                                                "answer_body": "fail"}])
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    table = sa.Table("panelpay_notifications", sa.MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        kept = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+        connection.execute(table.update().where(table.c.id == kept[0]["id"]).values(answer_body='{"received": true}'))
+    assert [(r["verdict"], r["answer_body"], r["headers"], r["reason"]) for r in kept] == \
+        [("accepted", "success", "[]", ""), ("rejected", "fail", "[]", "")]
+    assert bytes(kept[0]["query_string"]) == b"a=1&sign=x" and kept[0]["source_ip"] == "203.0.113.7"
+    migrate.downgrade(engine, "0001")
+    assert "headers" not in {c["name"] for c in sa.inspect(engine).get_columns("panelpay_notifications")}
     engine.dispose()
 
 

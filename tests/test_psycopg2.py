@@ -23,7 +23,7 @@ def world(sandbox):
     url = sa.engine.make_url(databases.create_database("postgresql", tempfile.mkdtemp(prefix="pp-db-")))
     app = make_host(url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False))
     with app.app_context():
-        assert app.extensions["panelpay"].state_for(app).engine.driver == "psycopg2"
+        assert app.extensions["panelpay"].engine.driver == "psycopg2"
     yield World(app, sandbox, configs=("epay", "alipay"))
     with app.app_context():
         app.db.engine.dispose()

@@ -39,7 +39,7 @@ def wait_for(predicate, timeout=10.0):
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_pay_at_the_sandbox_cashier_and_get_credited(live, product):
     app, base = live
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     admin = login(app, add_user(app, "admin", is_admin=True))
     alice_id = add_user(app, "alice")
     alice = requests.Session()
@@ -83,7 +83,7 @@ def deliveries_accepted(document) -> bool:
 
 
 def _setup(app, base, product):
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     admin = login(app, add_user(app, "admin", is_admin=True))
     alice_id = add_user(app, "alice")
     alice = requests.Session()
@@ -132,13 +132,17 @@ def test_a_signed_alipay_return_alone_never_credits(live, signer):
     key = load_private_key(state.sandbox.credentials.alipay_private_pem)
     params["sign"] = rsa_sign(alipay_notify_content(params), key)
     params["sign_type"] = "RSA2"
-    back = alice.get(f"{base}/payment/return/alipay/{channel['uuid']}?{urlencode(params)}")
+    returns = f"{base}/payment/return/alipay/{channel['uuid']}/{order['trade_no']}"  # the order's return URL
+    back = alice.get(f"{returns}?{urlencode(params)}")
     assert back.url.endswith(f"/payment/orders/{order['trade_no']}")
     assert alice.get(f"{base}/payment/api/orders/{order['trade_no']}").json()["status"] == "pending"
     forged = dict(params, total_amount="0.01")
-    refused = alice.get(f"{base}/payment/return/alipay/{channel['uuid']}?{urlencode(forged)}", allow_redirects=False)
-    assert refused.status_code == 302 and refused.headers["Location"].endswith(f"/payment/orders/{order['trade_no']}")
-    cancelled = alice.get(f"{base}/payment/return/alipay/{channel['uuid']}", allow_redirects=False)
+    for refused in (alice.get(f"{returns}?{urlencode(forged)}", allow_redirects=False),
+                    alice.get(returns, allow_redirects=False)):  # forged, or cancelled (unsigned)
+        assert refused.status_code == 302 and refused.headers["Location"].endswith(f"/payment/orders/{order['trade_no']}")
+    legacy = f"{base}/payment/return/alipay/{channel['uuid']}"  # issued before return URLs named the order
+    assert alice.get(f"{legacy}?{urlencode(params)}").url.endswith(f"/payment/orders/{order['trade_no']}")
+    cancelled = alice.get(legacy, allow_redirects=False)
     assert cancelled.status_code == 302 and cancelled.headers["Location"].endswith("/payment/checkout")
     with app.app_context():
         assert app.db.session.get(app.User, alice_id).balance == Decimal("0.00")

@@ -26,7 +26,7 @@ def ledger(app):
 
 
 def order_row(app, order_id):
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     with app.app_context(), state.session() as session:
         return session.get(Order, order_id)
 
@@ -79,7 +79,7 @@ def test_sixteen_threads_delivering_200_times_credit_once(app):
 
 def _settle_in_process(db_url, order_id, times, start):
     app = make_host(db_url, migrate_tables=False)
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     start.wait()
     outcomes = []
     with app.app_context():
@@ -203,7 +203,7 @@ def test_callable_adapter_runs_inside_the_transaction(make_app):
 
 def test_database_failure_inside_settle_leaves_everything_untouched(make_app):
     app = make_app(balance="callable")
-    state = app.extensions["panelpay"].state_for(app)
+    state = app.extensions["panelpay"]
     uid = add_user(app)
     order = add_order(app, add_channel_row(app), uid, "7.00")
     original = state.balance.fn

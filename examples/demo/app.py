@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -20,26 +19,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from panelpay.manifest import load_manifest
 
 DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
-
-
-class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, minus work on every request: the signing serializer is built once
-    per secret (Flask builds a new one, and test-serialises an empty dict with it, on every request), and a
-    request with no cookies at all (a gateway's notification, an API client) gets an empty session without
-    its headers being searched for one."""
-
-    _built: tuple = (None, None)
-
-    def get_signing_serializer(self, app: Flask):
-        secrets = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        if self._built[0] != secrets:
-            self._built = (secrets, super().get_signing_serializer(app))
-        return self._built[1]
-
-    def open_session(self, app: Flask, request):
-        if "HTTP_COOKIE" not in request.environ and app.secret_key:  # a gateway, an API client: no cookie
-            return self.session_class()
-        return super().open_session(app, request)
 
 
 def load_plugin_class():
@@ -53,7 +32,6 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
     instance_path = os.path.abspath(instance_path or os.path.join(os.getcwd(), "instance"))
     os.makedirs(instance_path, exist_ok=True)
     app = Flask(__name__, instance_path=instance_path)
-    app.session_interface = SessionInterface()
     db_url = db_url or "sqlite:///" + os.path.join(instance_path, "panelpay-demo.sqlite")
     app.config.update(
         SECRET_KEY=_secret(instance_path),
@@ -169,7 +147,7 @@ def prepare(app: Flask, base_url: str) -> None:
 
     with app.app_context():
         app.db.create_all()
-        state = app.extensions["panelpay"].state
+        state = app.extensions["panelpay"]
         migrate.upgrade(state.engine)
         for username, password, is_admin in DEMO_USERS:
             exists = app.db.session.execute(sa.select(app.User).where(app.User.username == username)).scalar()

@@ -20,11 +20,14 @@ from ..money import MoneyError, format_money, parse_money
 from . import common
 from .alipay_api import SUCCESS, Signer, Verifier, gmt8, refusal
 from .base import (
+    Acknowledgement,
     Channel,
     ConfigInvalid,
     GatewayError,
+    GatewayRequest,
     InvalidSignature,
     MalformedNotification,
+    Outcome,
     PaymentAction,
     PaymentStatus,
     PayRequest,
@@ -60,6 +63,8 @@ class AlipayChannel(Channel):
     """One Alipay app (``app_id``), optionally bound to one seller (``seller_id``)."""
 
     kind = "alipay"
+    #: Alipay POSTs its notifications as a form.
+    callback_methods = ("POST",)
     #: Alipay's return carries no trade_status: core queries before crediting.
     return_is_evidence = False
 
@@ -81,7 +86,7 @@ class AlipayChannel(Channel):
 
     @classmethod
     def _clean(cls, config: Mapping[str, str]) -> tuple[dict, Signer, Verifier]:
-        values, errors = common.clean_fields(cls.kind, config, _HINTS)
+        values, errors = common.clean_fields(common.describe(cls)["fields"], config, _HINTS)
         common.http_url(errors, "gateway", values["gateway"], "https://openapi.alipay.com/gateway.do")
         app_key = common.load(errors, "app_private_key", values["app_private_key"], keys.load_private_key,
                               _HINTS["app_private_key"])
@@ -104,6 +109,11 @@ class AlipayChannel(Channel):
             return values, Signer(values["app_id"], app_key), Verifier(alipay_key)
         app_cert_sn, root_cert_sn, cert_key, alipay_cert_sn = certs
         return values, Signer(values["app_id"], app_key, app_cert_sn, root_cert_sn), Verifier(cert_key, alipay_cert_sn)
+
+    @classmethod
+    def acknowledge(cls, outcome: Outcome) -> Acknowledgement:
+        """Alipay stops retrying only on a body of exactly ``success``."""
+        return common.text_acknowledgement(outcome)
 
     @property
     def merchant_id(self) -> str:
@@ -183,20 +193,24 @@ class AlipayChannel(Channel):
 
     # -- notifications ------------------------------------------------------------------------------
 
-    def verify_notification(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
+    def verify_notification(self, request: GatewayRequest) -> Report:
         """Verify a POSTed notification (``sign`` and ``sign_type`` excluded). TRADE_SUCCESS and
         TRADE_FINISHED are PAID, TRADE_CLOSED is CLOSED, anything else IGNORED."""
-        report = self._verified(params)
-        status = _TRADE_STATUS.get(params.get("trade_status"), PaymentStatus.IGNORED)
-        if status is PaymentStatus.PENDING:
-            status = PaymentStatus.IGNORED
-        if status is PaymentStatus.PAID and report.amount is None:
-            raise MalformedNotification("total_amount is missing")
+        params = common.form_params(request)
+        with common.claimed_order(params.get("out_trade_no")):
+            report = self._verified(params)
+            status = _TRADE_STATUS.get(params.get("trade_status"), PaymentStatus.IGNORED)
+            if status is PaymentStatus.PENDING:
+                status = PaymentStatus.IGNORED
+            if status is PaymentStatus.PAID and report.amount is None:
+                raise MalformedNotification("total_amount is missing")
         return replace(report, status=status)
 
-    def verify_return(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
+    def verify_return(self, request: GatewayRequest) -> Report:
         """Verify the browser return like a notification; it says nothing about payment (PENDING)."""
-        return self._verified(params)
+        params = common.form_params(request)
+        with common.claimed_order(params.get("out_trade_no")):
+            return self._verified(params)
 
     # -- helpers ------------------------------------------------------------------------------------
 

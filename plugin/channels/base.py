@@ -1,8 +1,16 @@
 """The channel interface: everything gateway-specific lives behind it, one module per gateway.
 
-Core code (routes, ``settle()``, reconcile) only ever sees the frozen types below. A channel is built
-from one channel row's decrypted config and is cached while that row's revision stays the same, so it
-must not keep per-request state.
+A channel kind is a subclass of :class:`Channel`. Core code (the notify flow, ``settle()``, orders,
+reconcile, the doctor) only ever sees the types below: it hands a channel the raw request a gateway sent
+(:class:`GatewayRequest`), gets back a verified :class:`Report` or a refusal, and asks the channel to write
+its gateway's acknowledgement (:meth:`Channel.acknowledge`). Core never reads a gateway's field names.
+
+A channel object is built from one channel row's decrypted config and is cached while that row's revision
+stays the same, so it must not keep per-request state.
+
+Registering a kind of your own: pass the class to ``PanelPay(..., channel_kinds=[MyChannel])``, or name it
+in the ``panelpay.channels`` entry-point group of your distribution
+(``mykind = "mypackage.channel:MyChannel"``). Its config fields come from its :attr:`Channel.manifest`.
 """
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 import requests
 
@@ -26,12 +34,34 @@ class PaymentStatus(str, enum.Enum):
     IGNORED = "ignored"  #: a notification that reports nothing to act on
 
 
+class Outcome(enum.Enum):
+    """What PanelPay made of a request on a notify path. The value is the HTTP status PanelPay suggests;
+    the channel words the answer in its gateway's terms (:meth:`Channel.acknowledge`)."""
+
+    #: Taken: credited now, credited before, nothing to credit, or kept for the operator. Stop sending.
+    TAKEN = 200
+    #: The request cannot be trusted or read (bad signature, malformed): sending it again cannot help.
+    REFUSED = 400
+    #: No channel of this kind has this uuid: the notify URL is wrong.
+    UNKNOWN_CHANNEL = 404
+    #: The request is larger than PanelPay accepts.
+    TOO_LARGE = 413
+    #: PanelPay could not finish now (database down, channel unusable): send it again later.
+    RETRY = 503
+
+
 class ChannelError(Exception):
     """Base of the errors a channel raises."""
 
 
 class InvalidNotification(ChannelError):
-    """A notification or return that cannot be trusted: retrying the same request cannot help (400)."""
+    """A notification or return that cannot be trusted: retrying the same request cannot help (400).
+    The message is the reason in full; it is kept in the delivery log. ``trade_no``: the order the request
+    claims to be about, unverified, when it can be read (the log can then be searched by it)."""
+
+    def __init__(self, message: str, *, trade_no: str | None = None):
+        super().__init__(message)
+        self.trade_no = trade_no
 
 
 class InvalidSignature(InvalidNotification):
@@ -57,6 +87,33 @@ class ConfigInvalid(ChannelError):
     def __init__(self, fields: dict[str, list[str]]):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
         self.fields = fields
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """A request exactly as it reached PanelPay: what a channel verifies. ``received_at`` is naive UTC;
+    a replay of a recorded notification carries the time the original arrived."""
+
+    method: str
+    headers: tuple[tuple[str, str], ...]
+    query_string: bytes
+    body: bytes
+    content_type: str
+    received_at: datetime
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What a gateway is answered: status, body and content type, in its own protocol's terms."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain"
 
 
 @dataclass(frozen=True)
@@ -92,8 +149,9 @@ class PaymentAction:
 class Report:
     """A gateway's verified statement about one order: from a notification, a return or a query.
 
-    ``amount`` is a two-place Decimal (``9.9`` from EPay is ``9.90``), or None when the gateway did not
-    say. ``merchant_id`` is ``pid`` (EPay) or ``app_id`` (Alipay); ``seller_id`` is Alipay's seller.
+    ``trade_no`` is PanelPay's order number. ``amount`` is a two-place Decimal (``9.9`` from EPay is
+    ``9.90``), or None when the gateway did not say. ``merchant_id`` is the account the gateway says it is
+    writing for (EPay's ``pid``, Alipay's ``app_id``); ``seller_id`` a seller within it, where there is one.
     """
 
     trade_no: str
@@ -107,15 +165,23 @@ class Report:
 class Channel:
     """One gateway account. Subclasses implement the hooks below; each says when it runs and its limits.
 
-    Constructed with the channel's full config (secrets decrypted) and a ``requests.Session`` shared by
-    every call to this gateway.
+    Constructed with the channel's full config (secrets decrypted, as :meth:`clean_config` returned it)
+    and a ``requests.Session`` shared by every call to this gateway.
     """
 
-    #: The kind in URLs, config and ``plugin.yaml`` (``epay``, ``alipay``).
+    #: The kind in URLs and config (``epay``, ``alipay``): lower-case letters and digits, at most 16.
     kind: ClassVar[str]
+    #: The HTTP methods this kind's gateway calls the notify path with. The doctor reports a failure of
+    #: one of these as an error, of any other method as a warning.
+    callback_methods: ClassVar[tuple[str, ...]] = ("POST",)
     #: Whether the browser return may settle on its own signed word (EPay's return carries
-    #: ``trade_status``; Alipay's does not, so it always asks the gateway first).
+    #: ``trade_status``; Alipay's does not, so core asks the gateway first).
     return_is_evidence: ClassVar[bool] = False
+    #: The kind's label and config fields, in ``plugin.yaml``'s shape: ``{"label": {"en": …, "zh-CN": …},
+    #: "fields": [{"key", "type", "label", "default", "required", "secret", "choices"}, …]}``. The built-in
+    #: kinds are described in ``plugin.yaml`` itself and leave this None; a kind registered from outside
+    #: the package must set it.
+    manifest: ClassVar[dict[str, Any] | None] = None
 
     def __init__(self, config: Mapping[str, str], *, http: requests.Session, timeout: float = 10.0):
         self.config = dict(config)
@@ -126,10 +192,17 @@ class Channel:
     def clean_config(cls, config: Mapping[str, str]) -> dict:
         """Validate and normalise a config before it is saved; raise :class:`ConfigInvalid`.
 
-        Called by the admin API on create and update, with secrets already merged (a blank secret keeps the
-        stored one). Must check every key it can parse (a key that does not load is refused here, with the
-        field named), and must not contact the gateway.
+        Called by the admin API and pages on create and update, with secrets already merged (a blank secret
+        keeps the stored one). Must check every key it can parse (a key that does not load is refused here,
+        with the field named), and must not contact the gateway.
         """
+        raise NotImplementedError
+
+    @classmethod
+    def acknowledge(cls, outcome: Outcome) -> Acknowledgement:
+        """The answer this kind's gateway expects for ``outcome`` (``success`` as text, a JSON body, a
+        204 …). Called for every request on a notify path of this kind, after everything it reports has
+        been committed; also for a uuid of this kind that names no channel. Must not fail."""
         raise NotImplementedError
 
     @property
@@ -155,21 +228,22 @@ class Channel:
         """
         raise NotImplementedError
 
-    def verify_notification(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
-        """Verify an asynchronous notification's signature and read it into a :class:`Report`.
+    def verify_notification(self, request: GatewayRequest) -> Report:
+        """Verify an asynchronous notification and read it into a :class:`Report`.
 
-        Called for every request on the channel's notify path, with every received parameter. Verifies over
-        all of them (the gateway may add fields), never mutates ``params``, compares in constant time, and
-        raises :class:`InvalidSignature` or :class:`MalformedNotification`. ``received_at`` (naive UTC) is
-        when the request arrived: a replay of a recorded notification checks timestamp windows against it,
-        not against now. Must not touch the database or the network; checking the order and merchant is
-        core's job.
+        Called for every request on the channel's notify path, after the request was recorded. Reads the
+        raw request (method, headers, query, body) itself; verifies over everything the gateway signed
+        (the gateway may add fields), never mutates its input, compares in constant time, and raises
+        :class:`InvalidSignature` or :class:`MalformedNotification` with the reason. Checks timestamp
+        windows against ``request.received_at``, not now (a replay re-judges an old request). Must not
+        touch the database or the network: checking the order and the amount is core's job.
         """
         raise NotImplementedError
 
-    def verify_return(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
-        """Verify the browser's synchronous return. Its status is evidence only if
-        :attr:`return_is_evidence`; otherwise core asks :meth:`query` before crediting."""
+    def verify_return(self, request: GatewayRequest) -> Report:
+        """Verify the browser's synchronous return (a GET to the return URL). Its status is evidence only
+        if :attr:`return_is_evidence`; otherwise core asks :meth:`query` before crediting. Same rules as
+        :meth:`verify_notification`."""
         raise NotImplementedError
 
     def query(self, trade_no: str) -> Report:

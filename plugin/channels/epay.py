@@ -21,11 +21,14 @@ from .. import keys, signing
 from ..money import MoneyError, format_money, parse_money
 from . import common
 from .base import (
+    Acknowledgement,
     Channel,
     ConfigInvalid,
     GatewayError,
+    GatewayRequest,
     InvalidSignature,
     MalformedNotification,
+    Outcome,
     PaymentAction,
     PaymentStatus,
     PayRequest,
@@ -59,6 +62,8 @@ class EPayChannel(Channel):
     """One EPay merchant (``pid``) on one EPay site."""
 
     kind = "epay"
+    #: EPay sites notify with GET (forks also POST the same form).
+    callback_methods = ("GET",)
     #: EPay's return carries the notification's signed parameters, ``trade_status`` included.
     return_is_evidence = True
 
@@ -84,7 +89,7 @@ class EPayChannel(Channel):
     @classmethod
     def _clean(cls, config: Mapping[str, str]) -> tuple:
         """(normalised config, merchant private key or None, platform public key or None)."""
-        values, errors = common.clean_fields(cls.kind, config, _HINTS)
+        values, errors = common.clean_fields(common.describe(cls)["fields"], config, _HINTS)
         values["gateway"] = _clean_gateway(errors, values["gateway"])
         rsa = values["sign_type"] == "RSA"
         if not rsa and not values["key"]:
@@ -104,6 +109,11 @@ class EPayChannel(Channel):
         if errors:
             raise ConfigInvalid(errors)
         return values, private_key, platform_key
+
+    @classmethod
+    def acknowledge(cls, outcome: Outcome) -> Acknowledgement:
+        """EPay counts a body containing ``success`` as delivered; anything else is retried."""
+        return common.text_acknowledgement(outcome)
 
     @property
     def merchant_id(self) -> str:
@@ -168,9 +178,20 @@ class EPayChannel(Channel):
 
     # -- notifications ------------------------------------------------------------------------------
 
-    def verify_notification(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
-        """Verify a notification the way this channel signs (MD5 key, or RSA platform key within
-        300 s of ``received_at``); ``trade_status=TRADE_SUCCESS`` is PAID, anything else IGNORED."""
+    def verify_notification(self, request: GatewayRequest) -> Report:
+        """Verify a notification (GET query or POSTed form) the way this channel signs (MD5 key, or RSA
+        platform key within 300 s of its arrival); ``trade_status=TRADE_SUCCESS`` is PAID, else IGNORED."""
+        params = common.form_params(request)
+        with common.claimed_order(params.get("out_trade_no")):
+            return self._verified(params, request.received_at)
+
+    def verify_return(self, request: GatewayRequest) -> Report:
+        """The browser return carries the notification's own signed parameters: verified the same way."""
+        return self.verify_notification(request)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _verified(self, params: dict, received_at: datetime) -> Report:
         sign = params.get("sign")
         if not isinstance(sign, str) or not sign:
             raise MalformedNotification("no sign")
@@ -199,12 +220,6 @@ class EPayChannel(Channel):
             gateway_trade_no=params.get("trade_no") or None,
             amount=amount,
         )
-
-    def verify_return(self, params: Mapping[str, str], *, received_at: datetime | None = None) -> Report:
-        """The browser return carries the notification's own signed parameters: verified the same way."""
-        return self.verify_notification(params, received_at=received_at)
-
-    # -- helpers ------------------------------------------------------------------------------------
 
     def _signed(self, params: dict) -> dict:
         """``params`` plus ``sign`` and ``sign_type`` (and ``timestamp`` for RSA); a new dict."""

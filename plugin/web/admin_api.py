@@ -16,7 +16,7 @@ from ..schemas import (AdminChannelOut, AdminOrderPage, ChannelIn, ChannelPatch,
 from ..store import NotFound, delete_channel, get_channel, get_settings, list_channels, masked_config, put_settings, \
     save_channel
 from .common import ApiError, admin_endpoint, dump, json_body, paginate, register_error_handlers, state
-from .views import notification_view
+from .views import notification_view, secret_names
 
 
 def settings_document(st, settings: dict | None = None) -> dict:
@@ -165,7 +165,8 @@ def admin_api_blueprint() -> Blueprint:
         query = _filtered(select(Notification), {
             "channel": Notification.channel_uuid, "verdict": Notification.verdict, "order": Notification.trade_no})
         page = paginate(query, Notification.id.desc())
-        page["items"] = [notification_view(row) for row in page["items"]]
+        secrets = secret_names(state())
+        page["items"] = [notification_view(row, secrets) for row in page["items"]]
         return dump(NotificationPage(), page)
 
     @bp.get("/admin/api/notifications/<int(max=9223372036854775807):notification_id>")
@@ -175,7 +176,7 @@ def admin_api_blueprint() -> Blueprint:
             row = session.get(Notification, notification_id)
         if row is None:
             raise ApiError(404, "not_found", "No such notification.")
-        return dump(NotificationOut(), notification_view(row))
+        return dump(NotificationOut(), notification_view(row, secret_names(state())))
 
     @bp.post("/admin/api/notifications/<int(max=9223372036854775807):notification_id>/replay")
     @admin_endpoint
@@ -183,11 +184,12 @@ def admin_api_blueprint() -> Blueprint:
         """Re-judge a recorded notification through the notify path; idempotent."""
         json_body(Empty(), allow_empty=True)
         try:
-            answer, copy_id = replay(state(), notification_id)
+            answer = replay(state(), notification_id)
         except LookupError:
             raise ApiError(404, "not_found", "No such notification.") from None
-        return dump(ReplayOut(), {"notification_id": copy_id, "verdict": answer.verdict, "outcome": answer.outcome,
-                                  "status": answer.status, "body": answer.body})
+        return dump(ReplayOut(), {"notification_id": answer.notification_id, "verdict": answer.verdict.name,
+                                  "outcome": answer.verdict.text, "status": answer.acknowledgement.status,
+                                  "body": answer.acknowledgement.body})
 
     @bp.post("/admin/api/doctor")
     @admin_endpoint

@@ -27,7 +27,7 @@ class ApiError(Exception):
 
 
 def state():
-    return current_app.extensions["panelpay"].state
+    return current_app.extensions["panelpay"]
 
 
 def error_response(status: int, error: str, message: str, fields: dict | None = None):

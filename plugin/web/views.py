@@ -1,27 +1,46 @@
 """Read-only views of stored rows for the admin API and pages."""
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qsl, urlencode
 
-#: Parameter names whose values are never shown, whatever sent them.
-_SECRET_NAMES = {"key", "private_key", "app_private_key", "merchant_private_key", "password"}
+MASK = "********"
+#: Header names whose values are never shown (a gateway that authenticates with them still verifies:
+#: the stored request is intact, only the view masks).
+_SECRET_HEADERS = {"authorization", "proxy-authorization"}
 
 
-def _readable(raw: bytes) -> str:
-    """Raw query or body bytes as text for display: secrets masked, undecodable bytes replaced."""
+def secret_names(state) -> set[str]:
+    """Parameter names never shown in the delivery log: every secret config field of every kind."""
+    return {f.key.lower() for kind in state.manifest.kinds for f in state.manifest.kind_fields(kind) if f.secret}
+
+
+def _readable(raw: bytes, secrets: set[str]) -> str:
+    """Raw query or body bytes as text for display: form parameters named like a secret masked,
+    undecodable bytes replaced."""
     if not raw:
         return ""
-    pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
-    if pairs and any(k.lower() in _SECRET_NAMES for k, _ in pairs):
-        return urlencode([(k, "********" if k.lower() in _SECRET_NAMES else v) for k, v in pairs])
-    return raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace")
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if pairs and any(k.lower() in secrets for k, _ in pairs):
+        return urlencode([(k, MASK if k.lower() in secrets else v) for k, v in pairs])
+    return text
 
 
-def notification_view(row) -> dict:
+def _headers(stored: str) -> list[list[str]]:
+    try:
+        pairs = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    return [[str(name), MASK if str(name).lower() in _SECRET_HEADERS else str(value)] for name, value in pairs]
+
+
+def notification_view(row, secrets: set[str]) -> dict:
     return {
         "id": row.id, "channel_uuid": row.channel_uuid, "kind": row.kind, "method": row.method,
-        "query": _readable(bytes(row.query_string or b"")), "body": _readable(bytes(row.body or b"")),
-        "content_type": row.content_type, "source_ip": row.source_ip, "received_at": row.received_at,
-        "trade_no": row.trade_no, "verdict": row.verdict, "outcome": row.outcome,
-        "answer_status": row.answer_status, "answer_body": row.answer_body, "replay_of": row.replay_of,
+        "headers": _headers(row.headers), "query": _readable(bytes(row.query_string or b""), secrets),
+        "body": _readable(bytes(row.body or b""), secrets), "content_type": row.content_type,
+        "source_ip": row.source_ip, "received_at": row.received_at, "trade_no": row.trade_no,
+        "verdict": row.verdict, "outcome": row.outcome, "reason": row.reason, "answer_status": row.answer_status,
+        "answer_body": row.answer_body, "replay_of": row.replay_of,
     }

@@ -377,3 +377,18 @@ def signed_answer(method: str, node: dict, key, cert_sn: str | None = None) -> s
     name = method.replace(".", "_") + "_response"
     extra = f',"alipay_cert_sn":"{cert_sn}"' if cert_sn else ""
     return f'{{"{name}":{text}{extra},"sign":"{sign}"}}'
+
+
+def form_request(params: dict, *, method: str = "POST", received_at=None):
+    """``params`` as a gateway sends them: a URL-encoded form (POST) or query (GET), arriving now or at
+    ``received_at`` (naive UTC)."""
+    from urllib.parse import urlencode
+
+    from panelpay.channels.base import GatewayRequest
+    from panelpay.models import utcnow
+
+    encoded = urlencode(params).encode()
+    form = "application/x-www-form-urlencoded"
+    if method == "GET":
+        return GatewayRequest("GET", (), encoded, b"", "", received_at or utcnow())
+    return GatewayRequest("POST", (("Content-Type", form),), b"", encoded, form, received_at or utcnow())

@@ -19,6 +19,7 @@ from panelpay.channels.base import (
 )
 
 from . import channel_fakes as fakes
+from .channel_fakes import form_request
 from .conftest import APP_ID, SELLER_ID
 
 PRODUCTION = "https://openapi.alipay.com/gateway.do"
@@ -131,7 +132,7 @@ def test_notification_verifies_without_mutating_params(rsa_keys, key_config):
     ch = channel(key_config(seller_id=SELLER_ID))
     params = fakes.alipay_notification(rsa_keys["alipay"])
     before = dict(params)
-    report = ch.verify_notification(params)
+    report = ch.verify_notification(form_request(params))
     assert params == before
     assert report.status is PaymentStatus.PAID and report.amount == Decimal("10.00")
     assert (report.trade_no, report.gateway_trade_no) == ("TOPUP202411221040000101", "2024112222001400000000000001")
@@ -142,8 +143,8 @@ def test_notification_verifies_without_mutating_params(rsa_keys, key_config):
                                              ("TRADE_CLOSED", "closed"), ("WAIT_BUYER_PAY", "ignored"),
                                              ("SOMETHING_NEW", "ignored")])
 def test_notification_statuses(rsa_keys, key_config, status, expected):
-    report = channel(key_config()).verify_notification(fakes.alipay_notification(rsa_keys["alipay"],
-                                                                                trade_status=status))
+    report = channel(key_config()).verify_notification(form_request(fakes.alipay_notification(rsa_keys["alipay"],
+                                                                                trade_status=status)))
     assert report.status.value == expected
 
 
@@ -168,24 +169,24 @@ def test_every_tampered_field_is_refused(rsa_keys, key_config, field):
     else:
         params[field] = value + "0"
     with pytest.raises(InvalidSignature):
-        channel(key_config()).verify_notification(params)
+        channel(key_config()).verify_notification(form_request(params))
 
 
 def test_wrong_key_is_refused(rsa_keys, key_config):
     with pytest.raises(InvalidSignature):
-        channel(key_config()).verify_notification(fakes.alipay_notification(rsa_keys["stranger"]))
+        channel(key_config()).verify_notification(form_request(fakes.alipay_notification(rsa_keys["stranger"])))
 
 
 @pytest.mark.parametrize("field,value", [("app_id", "2021000000009999"), ("seller_id", "2088000000009999")])
 def test_wrong_merchant_verifies_but_is_not_owned(rsa_keys, key_config, field, value):
     ch = channel(key_config(seller_id=SELLER_ID))
-    report = ch.verify_notification(fakes.alipay_notification(rsa_keys["alipay"], **{field: value}))
+    report = ch.verify_notification(form_request(fakes.alipay_notification(rsa_keys["alipay"], **{field: value})))
     assert report.status is PaymentStatus.PAID and not ch.owns(report)
 
 
 def test_seller_is_not_checked_when_not_configured(rsa_keys, key_config):
     ch = channel(key_config())
-    assert ch.owns(ch.verify_notification(fakes.alipay_notification(rsa_keys["alipay"], seller_id="2088000000009999")))
+    assert ch.owns(ch.verify_notification(form_request(fakes.alipay_notification(rsa_keys["alipay"], seller_id="2088000000009999"))))
 
 
 def test_malformed_notifications(rsa_keys, key_config):
@@ -193,26 +194,26 @@ def test_malformed_notifications(rsa_keys, key_config):
     params = fakes.alipay_notification(rsa_keys["alipay"])
     del params["sign"]
     with pytest.raises(MalformedNotification):
-        ch.verify_notification(params)
+        ch.verify_notification(form_request(params))
     for fields in ({"out_trade_no": None}, {"total_amount": "10.001"}, {"total_amount": None}):
         with pytest.raises(MalformedNotification):
-            ch.verify_notification(fakes.alipay_notification(rsa_keys["alipay"], **fields))
+            ch.verify_notification(form_request(fakes.alipay_notification(rsa_keys["alipay"], **fields)))
 
 
 def test_return_verifies_but_is_never_evidence(rsa_keys, key_config):
     ch = channel(key_config())
     params = fakes.alipay_notification(rsa_keys["alipay"], method="alipay.trade.page.pay.return", trade_status=None,
                                        notify_id=None, notify_type=None)
-    report = ch.verify_return(params)
+    report = ch.verify_return(form_request(params))
     assert report.status is PaymentStatus.PENDING and report.amount == Decimal("10.00")
     assert AlipayChannel.return_is_evidence is False
 
 
 def test_cert_mode_notification_verifies_with_the_alipay_cert_key(rsa_keys, cert_config):
     ch = channel(cert_config())
-    assert ch.verify_notification(fakes.alipay_notification(rsa_keys["alipay"])).status is PaymentStatus.PAID
+    assert ch.verify_notification(form_request(fakes.alipay_notification(rsa_keys["alipay"]))).status is PaymentStatus.PAID
     with pytest.raises(InvalidSignature):
-        ch.verify_notification(fakes.alipay_notification(rsa_keys["app"]))
+        ch.verify_notification(form_request(fakes.alipay_notification(rsa_keys["app"])))
 
 
 # -- create ---------------------------------------------------------------------------------------------------

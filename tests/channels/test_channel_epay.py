@@ -18,6 +18,7 @@ from panelpay.channels.base import (
 from panelpay.channels.epay import EPayChannel
 
 from . import channel_fakes as fakes
+from .channel_fakes import form_request
 from .conftest import EPAY_KEY
 
 GATEWAY = "https://pay.example.net"
@@ -118,7 +119,7 @@ def test_config_errors_never_echo_the_secret():
 def test_md5_notification_verifies_without_mutating_params():
     params = fakes.epay_md5_notification(EPAY_KEY)
     before = dict(params)
-    report = channel(md5_config()).verify_notification(params)
+    report = channel(md5_config()).verify_notification(form_request(params))
     assert params == before
     assert report.status is PaymentStatus.PAID
     assert report.trade_no == "TOPUP202411221040000101"
@@ -129,13 +130,13 @@ def test_md5_notification_verifies_without_mutating_params():
 
 @pytest.mark.parametrize("money,amount", [("10", "10.00"), ("9.9", "9.90"), ("10.00", "10.00"), ("0.1", "0.10")])
 def test_md5_money_as_php_float_casts_it(money, amount):
-    report = channel(md5_config()).verify_notification(fakes.epay_md5_notification(EPAY_KEY, money=money))
+    report = channel(md5_config()).verify_notification(form_request(fakes.epay_md5_notification(EPAY_KEY, money=money)))
     assert report.amount == Decimal(amount)
 
 
 def test_md5_money_with_three_decimals_is_malformed():
     with pytest.raises(MalformedNotification):
-        channel(md5_config()).verify_notification(fakes.epay_md5_notification(EPAY_KEY, money="10.001"))
+        channel(md5_config()).verify_notification(form_request(fakes.epay_md5_notification(EPAY_KEY, money="10.001")))
 
 
 @pytest.mark.parametrize("field", list(fakes.epay_md5_notification(EPAY_KEY)))
@@ -143,50 +144,50 @@ def test_md5_every_tampered_field_is_refused(field):
     params = fakes.epay_md5_notification(EPAY_KEY)
     params[field] = "RSA" if field == "sign_type" else params[field][:-1] + ("0" if params[field][-1] != "0" else "1")
     with pytest.raises(InvalidSignature):
-        channel(md5_config()).verify_notification(params)
+        channel(md5_config()).verify_notification(form_request(params))
 
 
 def test_md5_added_field_is_refused():
     params = {**fakes.epay_md5_notification(EPAY_KEY), "extra": "1"}
     with pytest.raises(InvalidSignature):
-        channel(md5_config()).verify_notification(params)
+        channel(md5_config()).verify_notification(form_request(params))
 
 
 def test_md5_wrong_key_is_refused():
     with pytest.raises(InvalidSignature):
-        channel(md5_config()).verify_notification(fakes.epay_md5_notification("another-merchant-key"))
+        channel(md5_config()).verify_notification(form_request(fakes.epay_md5_notification("another-merchant-key")))
 
 
 def test_md5_wrong_merchant_verifies_but_is_not_owned():
     ch = channel(md5_config())
-    report = ch.verify_notification(fakes.epay_md5_notification(EPAY_KEY, pid="2002"))
+    report = ch.verify_notification(form_request(fakes.epay_md5_notification(EPAY_KEY, pid="2002")))
     assert report.merchant_id == "2002" and not ch.owns(report)
 
 
 @pytest.mark.parametrize("missing", ["out_trade_no", "money"])
 def test_md5_signed_notification_without_required_field_is_malformed(missing):
     with pytest.raises(MalformedNotification):
-        channel(md5_config()).verify_notification(fakes.epay_md5_notification(EPAY_KEY, **{missing: ""}))
+        channel(md5_config()).verify_notification(form_request(fakes.epay_md5_notification(EPAY_KEY, **{missing: ""})))
 
 
 def test_md5_without_sign_is_malformed():
     params = fakes.epay_md5_notification(EPAY_KEY)
     del params["sign"]
     with pytest.raises(MalformedNotification):
-        channel(md5_config()).verify_notification(params)
+        channel(md5_config()).verify_notification(form_request(params))
 
 
 def test_md5_other_trade_status_is_ignored_and_return_is_the_same():
     ch = channel(md5_config())
-    assert ch.verify_notification(fakes.epay_md5_notification(EPAY_KEY, trade_status="WAIT")).status \
+    assert ch.verify_notification(form_request(fakes.epay_md5_notification(EPAY_KEY, trade_status="WAIT"))).status \
         is PaymentStatus.IGNORED
     assert EPayChannel.return_is_evidence is True
-    assert ch.verify_return(fakes.epay_md5_notification(EPAY_KEY)).status is PaymentStatus.PAID
+    assert ch.verify_return(form_request(fakes.epay_md5_notification(EPAY_KEY))).status is PaymentStatus.PAID
 
 
 def test_md5_channel_refuses_an_rsa_notification(rsa_keys):
     with pytest.raises(InvalidSignature):
-        channel(md5_config()).verify_notification(fakes.epay_rsa_notification(rsa_keys["platform"]))
+        channel(md5_config()).verify_notification(form_request(fakes.epay_rsa_notification(rsa_keys["platform"])))
 
 
 # -- RSA notifications ----------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def test_md5_channel_refuses_an_rsa_notification(rsa_keys):
 def test_rsa_notification_verifies(rsa_keys, rsa_config):
     params = fakes.epay_rsa_notification(rsa_keys["platform"])
     before = dict(params)
-    report = channel(rsa_config()).verify_notification(params)
+    report = channel(rsa_config()).verify_notification(form_request(params))
     assert params == before
     assert report.status is PaymentStatus.PAID and report.amount == Decimal("9.90")
 
@@ -222,42 +223,42 @@ def test_rsa_every_tampered_field_is_refused(rsa_keys, rsa_config, field):
     else:
         params[field] = value + "0"
     with pytest.raises(InvalidSignature):
-        channel(rsa_config()).verify_notification(params)
+        channel(rsa_config()).verify_notification(form_request(params))
 
 
 def test_rsa_wrong_key_is_refused(rsa_keys, rsa_config):
     with pytest.raises(InvalidSignature):
-        channel(rsa_config()).verify_notification(fakes.epay_rsa_notification(rsa_keys["stranger"]))
+        channel(rsa_config()).verify_notification(form_request(fakes.epay_rsa_notification(rsa_keys["stranger"])))
 
 
 def test_rsa_channel_refuses_an_md5_notification(rsa_config):
     with pytest.raises(InvalidSignature):
-        channel(rsa_config(key=EPAY_KEY)).verify_notification(fakes.epay_md5_notification(EPAY_KEY))
+        channel(rsa_config(key=EPAY_KEY)).verify_notification(form_request(fakes.epay_md5_notification(EPAY_KEY)))
 
 
 def test_rsa_timestamp_window_is_300_seconds(rsa_keys, rsa_config):
     ch = channel(rsa_config())
     params = fakes.epay_rsa_notification(rsa_keys["platform"], timestamp=1700000000)
     sent = dt.datetime(2023, 11, 14, 22, 13, 20)  # 1700000000 as naive UTC
-    assert ch.verify_notification(params, received_at=sent + dt.timedelta(seconds=300)).status is PaymentStatus.PAID
+    assert ch.verify_notification(form_request(params, received_at=sent + dt.timedelta(seconds=300))).status is PaymentStatus.PAID
     for late in (301, -301):
         with pytest.raises(InvalidSignature, match="300"):
-            ch.verify_notification(params, received_at=sent + dt.timedelta(seconds=late))
+            ch.verify_notification(form_request(params, received_at=sent + dt.timedelta(seconds=late)))
 
 
 def test_rsa_replay_of_an_old_notification_verifies_at_its_received_time(rsa_keys, rsa_config):
     ch = channel(rsa_config())
     params = fakes.epay_rsa_notification(rsa_keys["platform"], timestamp=int(time.time()) - 2 * 86400)
     with pytest.raises(InvalidSignature):
-        ch.verify_notification(params)  # against now: too old
+        ch.verify_notification(form_request(params))  # against now: too old
     received = dt.datetime.fromtimestamp(int(params["timestamp"]) + 4, dt.timezone.utc).replace(tzinfo=None)
-    assert ch.verify_notification(params, received_at=received).status is PaymentStatus.PAID
+    assert ch.verify_notification(form_request(params, received_at=received)).status is PaymentStatus.PAID
 
 
 def test_rsa_notification_without_timestamp_is_malformed(rsa_keys, rsa_config):
     params = fakes.epay_rsa_notification(rsa_keys["platform"], without=("timestamp",))
     with pytest.raises(MalformedNotification):
-        channel(rsa_config()).verify_notification(params)
+        channel(rsa_config()).verify_notification(form_request(params))
 
 
 # -- create and query over HTTP ---------------------------------------------------------------------------
