@@ -44,8 +44,8 @@ def make_app(backend):
     """Factory: ``make_app(balance="decimal", **config)`` → a host app on this test's database."""
     apps = []
 
-    def factory(balance: str = "decimal", db_url: str | None = None, **config):
-        app = make_host(db_url or database_url(backend), balance=balance, config=config)
+    def factory(balance: str = "decimal", db_url: str | None = None, channel_kinds=(), **config):
+        app = make_host(db_url or database_url(backend), balance=balance, config=config, channel_kinds=channel_kinds)
         apps.append(app)
         return app
 

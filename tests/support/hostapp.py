@@ -16,8 +16,10 @@ from panelpay import migrate
 QUOTA_PER_YUAN = 500000
 
 
-def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = None, migrate_tables: bool = True):
-    """Build a host app on ``db_url``. ``balance``: decimal, cents, quota or callable."""
+def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = None, migrate_tables: bool = True,
+              channel_kinds=()):
+    """Build a host app on ``db_url``. ``balance``: decimal, cents, quota or callable; ``channel_kinds``:
+    channel classes of the host's own."""
 
     class Base(DeclarativeBase):
         pass
@@ -81,6 +83,7 @@ def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = No
         current_user_id=lambda: session.get("uid"),
         is_admin=lambda: bool(session.get("admin")),
         balance=adapters[balance](),
+        channel_kinds=channel_kinds,
     )
 
     @app.post("/_login/<int:uid>")
