@@ -1,8 +1,8 @@
 """``python -m bench [name ...] [--quick] [--results PATH]``
 
-Runs the named benchmarks (default: all of them, in order) and prints each one's setup and Markdown tables.
-Running all of them writes ``bench/RESULTS.md`` (``--results`` to choose another file; a ``--quick`` run of
-all writes nothing unless ``--results`` is given).
+Runs the named benchmarks (default: all four, in order), each in a process of its own, and prints each
+one's setup and Markdown tables. Running all of them at full size writes ``bench/RESULTS.md``; otherwise a
+report is written only where ``--results`` says.
 """
 from __future__ import annotations
 
@@ -14,117 +14,54 @@ from pathlib import Path
 
 from . import common
 
-BENCHMARKS = ("notify", "storm", "growth", "instructions", "reconcile")
+BENCHMARKS = ("notify", "storm", "growth", "reconcile")
 
 
 def markdown(result: dict) -> str:
-    lines = [f"## {result['name']}", ""]
-    if result.get("elapsed") is not None:
-        lines += [f"Ran in {result['elapsed']:.0f} s.", ""]
-    lines += ["Setup:", ""] + [f"- {line}" for line in result.get("setup", [])] + [""]
+    lines = [f"## {result['name']}", "", f"Ran in {result['elapsed']:.0f} s.", "", "Setup:", ""]
+    lines += [f"- {line}" for line in result["setup"]] + [""]
     for table in result.get("tables", []):
-        lines += [f"### {table['title']}", ""]
-        headers = table["headers"]
-        lines.append("| " + " | ".join(str(h) for h in headers) + " |")
-        lines.append("|" + "|".join("---" for _ in headers) + "|")
-        for row in table["rows"]:
-            lines.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |")
+        lines += [f"### {table['title']}", "", "| " + " | ".join(table["headers"]) + " |",
+                  "|" + "---|" * len(table["headers"])]
+        lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in table["rows"]]
         lines.append("")
-    for note in result.get("notes", []):
-        lines += [note, ""]
     return "\n".join(lines)
 
 
-def machine_markdown(info: dict) -> str:
-    lines = ["## Machine", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in info.items()]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1].strip())
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds each")
-    parser.add_argument("--results", default=None, help="write the Markdown report here")
-    parser.add_argument("--live", action="store_true",
-                        help="import the working tree as it is, instead of a frozen copy taken at the start")
-    parser.add_argument("--update", action="store_true",
-                        help="replace only the named benchmarks' sections in bench/RESULTS.md (or --results)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of the whole pipeline")
+    parser.add_argument("--results", help="write the Markdown report here")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     names = args.names or list(BENCHMARKS)
-    results_path = args.results
-    if results_path is None and ((not args.names and not args.quick) or args.update):
-        results_path = str(Path(__file__).with_name("RESULTS.md"))
+    results = args.results or (None if args.names or args.quick else str(Path(__file__).with_name("RESULTS.md")))
 
-    snapshot = None
-    if not args.live:
-        snapshot = common.snapshot_code()
-        common.use_snapshot(snapshot)
-    code = common.code_version()
     info = common.machine()
-    info["Code"] = (f"git {code['commit']}{' + uncommitted changes in plugin/, migrations/ or examples/' if code['dirty'] else ''}"
-                    f", sources sha1 {code['sources']}"
-                    + (" (a frozen copy taken when the run started)" if snapshot else " (the live working tree)"))
-    print(machine_markdown(info), flush=True)
+    machine = "\n".join(["## Machine", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()])
+    print(machine + "\n", flush=True)
     sections, failed = [], []
     for name in names:
         print(f"# running {name}{' (quick)' if args.quick else ''} …", flush=True)
         started = time.perf_counter()
         try:
-            # Each benchmark in a process of its own: the demo host can be built once per process.
-            result = common.in_subprocess(common.run_named, name, args.quick)
-        except Exception:  # noqa: BLE001 - report and go on with the others
+            result = common.in_subprocess(common.run_benchmark, name, args.quick)
+        except Exception:  # noqa: BLE001 - report it and go on with the others
             failed.append(name)
-            text = traceback.format_exc()
-            print(text, file=sys.stderr, flush=True)
-            result = {"name": name, "setup": ["FAILED"], "notes": ["```", text, "```"]}
+            print(traceback.format_exc(), file=sys.stderr, flush=True)
+            result = {"name": name, "setup": ["FAILED: see the run's error output"]}
         result["elapsed"] = time.perf_counter() - started
-        where = result.pop("panelpay_file", "")
-        line = f"code measured: {info['Code']}" + (f"; `panelpay` imported from {where}" if where else "")
-        if not snapshot:
-            after = common.code_version()
-            if after["sources"] != code["sources"]:
-                line += (f" — **the sources CHANGED during this benchmark** (now sha1 {after['sources']}): its "
-                         "figures may mix two versions; run it again")
-        result.setdefault("setup", []).insert(0, line)
-        section = markdown(result)
-        sections.append(section)
-        print(section, flush=True)
-    if results_path and args.update and Path(results_path).exists():
-        _update(Path(results_path), names, sections, info, args.quick)
-        print(f"updated {', '.join(names)} in {results_path}", flush=True)
-    elif results_path:
-        header = ["# PanelPay benchmark results", "",
-                  f"Generated by `python -m bench{' --quick' if args.quick else ''}` "
-                  f"({', '.join(names)}). Figures, not assertions: nothing here passes or fails.", ""]
-        Path(results_path).write_text("\n".join(header) + machine_markdown(info) + "\n" + "\n".join(sections))
-        print(f"wrote {results_path}", flush=True)
-    if snapshot:
-        common.cleanup_instance(snapshot)
+        sections.append(markdown(result))
+        print(sections[-1], flush=True)
+    if results:
+        head = (f"# PanelPay benchmark results\n\nGenerated by `python -m bench{' --quick' if args.quick else ''}` "
+                f"({', '.join(names)}). Figures, not tests: nothing here passes or fails.\n\n")
+        Path(results).write_text(head + machine + "\n\n" + "\n".join(sections))
+        print(f"wrote {results}", flush=True)
     return 1 if failed else 0
-
-
-def _update(path: Path, names: list[str], sections: list[str], info: dict, quick: bool) -> None:
-    """Replace the ``## <name>`` sections of an existing report, keeping the others."""
-    text = path.read_text()
-    parts = text.split("\n## ")
-    head, rest = parts[0], ["## " + p for p in parts[1:]]
-    fresh = dict(zip(names, sections))
-    out = []
-    for part in rest:
-        title = part.split("\n", 1)[0][3:].strip()
-        if title in fresh:
-            note = (f"Re-run alone on {info['Date']} with `python -m bench {title}{' --quick' if quick else ''} "
-                    f"--update`.\n\n")
-            body = fresh.pop(title)
-            out.append(body.replace("\n\n", "\n\n" + note, 1))
-        else:
-            out.append(part)
-    out += fresh.values()
-    path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(p.rstrip("\n") + "\n" for p in out))
 
 
 if __name__ == "__main__":
