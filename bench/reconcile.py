@@ -49,7 +49,7 @@ def _reconcile(url: str, instance: str, site: str, expected: int) -> dict:
 
     with app.app_context():
         cpu0, t0 = time.process_time(), time.perf_counter()
-        summary = reconcile.run(app.extensions["panelpay"].state_for(app), progress=progress)
+        summary = reconcile.run(app.extensions["panelpay"], progress=progress)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"summary": summary.as_dict(), "wall": wall, "cpu": cpu, "rss": rss}
 

@@ -1,7 +1,10 @@
 """PanelPay's signals. Each is sent after the database work it reports has committed.
 
-Receivers get ``sender`` = the Flask app and the keyword arguments named below. A receiver that raises
-is logged and ignored: a signal never changes the answer a gateway gets.
+Receivers get ``sender`` = the Flask app and the keyword arguments named below. ``order`` and ``entry``
+are ordinary :class:`~panelpay.models.Order` and :class:`~panelpay.models.LedgerEntry` rows as the
+database holds them after the commit (detached from any session, every column loaded, ``order.channel``
+included): read them, or load them again in a session of your own to change anything. A receiver that
+raises is logged and ignored: a signal never changes the answer a gateway gets.
 """
 from __future__ import annotations
 

@@ -104,34 +104,33 @@ def test_database_outage_during_a_burst_is_answered_503_spooled_and_credited_onc
 
 
 @servers_only
-def test_a_success_whose_verdict_cannot_be_committed_is_answered_503_and_the_retry_is_judged(make_app, backend,
-                                                                                              sandbox, signer):
-    """Only a committed verdict (or credit) lets the gateway stop retrying: that commit is also what makes
-    the delivery-log row durable. The database goes away after the request was recorded and judged (an
-    anomaly receiver of the host cuts it) and before the verdict is written: 503, and the retry, once the
-    database is back, is recorded and answered like the first would have been."""
+def test_a_verdict_that_cannot_be_written_leaves_the_answer_and_a_record_to_replay(make_app, backend, sandbox,
+                                                                                  signer):
+    """The record is committed before anything is judged, so nothing is lost when the database goes away
+    afterwards. Here it goes away after the request was judged (an anomaly receiver of the host cuts it)
+    and before the verdict is written: the gateway still gets the answer the verdict earned, the log keeps
+    the request as received, and a replay once the database is back judges it the same way."""
     from panelpay import payment_anomaly
 
     with through_proxy(make_app, backend) as (app, proxy):
         world = World(app, sandbox, configs=("epay",))
         uuid = world.channels["epay"]["uuid"]
         unknown = signer.epay("PP00000000000000000000", "10.00")
-        client = app.test_client()
 
         def database_gone(sender, **kwargs):
             proxy.cut()
 
         with payment_anomaly.connected_to(database_gone, app):
-            first = client.get(f"/payment/notify/epay/{uuid}?{urlencode(unknown)}")
-        assert (first.status_code, first.get_data(as_text=True)) == (503, "fail")
+            first = app.test_client().get(f"/payment/notify/epay/{uuid}?{urlencode(unknown)}")
+        assert (first.status_code, first.get_data(as_text=True)) == (200, "success")
         proxy.restore()
         with app.app_context():
             app.extensions["panelpay"].engine.dispose()  # the cut connections
-        retry = client.get(f"/payment/notify/epay/{uuid}?{urlencode(unknown)}")
-        assert (retry.status_code, retry.get_data(as_text=True)) == (200, "success")
-        logged = world.notifications()
-        assert logged[-1].verdict == "anomaly" and "unknown order" in logged[-1].outcome
-        assert {n.verdict for n in logged[-2:]} <= {"received", "anomaly"}
+        recorded = world.notifications()[-1]
+        assert recorded.verdict == "received" and recorded.trade_no is None
+        replayed = world.admin.post(f"/payment/admin/api/notifications/{recorded.id}/replay").get_json()
+        assert replayed["verdict"] == "anomaly" and "unknown order" in replayed["outcome"]
+        assert world.notifications()[-1].replay_of == recorded.id
 
 
 @servers_only

@@ -1,7 +1,6 @@
 """The built-in notify path over HTTP: every answer of the README's table, GET and POST, EPay and Alipay."""
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from urllib.parse import urlencode
 
