@@ -50,24 +50,24 @@ class Credentials:
     def __repr__(self) -> str:
         return "Credentials(<secret>)"
 
-    # -- loaded keys (cached by panelpay.keys) ------------------------------------------------------
-    @property
+    # -- loaded keys, parsed once per Credentials ---------------------------------------------------
+    @cached_property
     def epay_merchant_private(self) -> rsa.RSAPrivateKey:
         return keys.load_private_key(self.epay_merchant_private_pem)
 
-    @property
+    @cached_property
     def epay_merchant_public(self) -> rsa.RSAPublicKey:
         return self.epay_merchant_private.public_key()
 
-    @property
+    @cached_property
     def epay_platform_private(self) -> rsa.RSAPrivateKey:
         return keys.load_private_key(self.epay_platform_private_pem)
 
-    @property
+    @cached_property
     def alipay_app_public(self) -> rsa.RSAPublicKey:
         return keys.load_private_key(self.alipay_app_private_pem).public_key()
 
-    @property
+    @cached_property
     def alipay_private(self) -> rsa.RSAPrivateKey:
         return keys.load_private_key(self.alipay_private_pem)
 
