@@ -79,8 +79,9 @@ class SandboxGateway(ABC):
 
     def record_payment(self, order: GatewayOrder, pay_type: str | None) -> None:
         """Fill in what paying produced (buyer, upstream trade number, …). ``pay_type`` is what the buyer
-        picked among :meth:`pay_types` at the cashier, or None. Called with the ledger lock held right after
-        ``order`` became PAID: no I/O, no notifications. By default nothing is recorded."""
+        picked among :meth:`pay_types` at the cashier (or ``/_pay``'s ``type``), unchecked, or None. Called
+        with the ledger lock held right after ``order`` became PAID: no I/O, no notifications. By default
+        nothing is recorded."""
 
     @abstractmethod
     def return_params(self, order: GatewayOrder) -> dict[str, str] | None:
