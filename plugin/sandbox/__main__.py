@@ -11,7 +11,7 @@ import re
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from .app import create_app
-from .gateway import Sandbox
+from .bundled import Sandbox
 
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|sign)=)[^&\s]*", re.I)
 

@@ -123,9 +123,9 @@ def _find(sandbox, biz: dict) -> tuple[GatewayOrder | None, dict]:
     if not trade_no and not out_trade_no:
         raise business("ACQ.INVALID_PARAMETER", "参数无效: out_trade_no和trade_no不能同时为空")
     if trade_no:
-        order = sandbox.ledger.by_trade_no("alipay", ALIPAY_APP_ID, trade_no)
+        order = sandbox.ledger.by_trade_no(alipay_trades.GATEWAY, ALIPAY_APP_ID, trade_no)
     else:
-        order = sandbox.ledger.find("alipay", ALIPAY_APP_ID, out_trade_no)
+        order = sandbox.ledger.find(alipay_trades.GATEWAY, ALIPAY_APP_ID, out_trade_no)
     if order is not None:
         sandbox.refresh(order)
     echo = {k: v for k, v in (("out_trade_no", out_trade_no), ("trade_no", trade_no)) if v}

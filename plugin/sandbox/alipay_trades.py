@@ -1,4 +1,5 @@
-"""Reading an Alipay ``biz_content`` into a trade, and the re-submission rules for one ``out_trade_no``.
+"""Reading an Alipay ``biz_content`` into a trade, and placing it: the re-submission rules for one
+``out_trade_no``. Orders carry ``gateway="alipay"`` and a 28-digit trade number.
 
 Re-submitting an unpaid trade with the same amount and subject reuses it; a different amount or subject
 is ``ACQ.CONTEXT_INCONSISTENT``; a paid one ``ACQ.TRADE_HAS_SUCCESS``; a closed one ``ACQ.TRADE_HAS_CLOSE``.
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from .alipay_answers import business, invalid
-from .ledger import BEIJING, TIME_FORMAT, GatewayOrder, Status, now
+from .ledger import BEIJING, TIME_FORMAT, GatewayOrder, Ledger, Status, now, random_digits
 from .merchants import ALIPAY_APP_ID
+
+GATEWAY = "alipay"  #: the sandbox gateway's name, carried by its orders
 
 OUT_TRADE_NO = re.compile(r"^[\x21-\x7e]{1,64}$")
 TIMEOUT_EXPRESS = re.compile(r"^(\d{1,5})([mhd])$")
@@ -97,12 +100,17 @@ def read_expiry(biz: dict, timeout_field: str) -> dt.datetime | None:
     return now() + dt.timedelta(**{unit: int(match.group(1))})
 
 
+def new_trade_no(ledger: Ledger) -> str:
+    """28 digits: date, ``22001``, 15 random digits (the shape of Alipay's trade numbers)."""
+    return ledger.unique_id(lambda: now().strftime("%Y%m%d") + "22001" + random_digits(15))
+
+
 def place(sandbox, trade: Trade, product: str, params: dict[str, str], *, quit_url: str = "",
           cert_mode: bool = False) -> GatewayOrder:
     """Create the trade (page/wap: not yet known to queries; precreate: WAIT_BUYER_PAY) or reuse it."""
     ledger = sandbox.ledger
     with ledger.lock:
-        existing = ledger.find("alipay", ALIPAY_APP_ID, trade.out_trade_no)
+        existing = ledger.find(GATEWAY, ALIPAY_APP_ID, trade.out_trade_no)
         if existing is not None:
             sandbox.refresh(existing)
             if existing.status == Status.PAID:
@@ -119,7 +127,7 @@ def place(sandbox, trade: Trade, product: str, params: dict[str, str], *, quit_u
             order.expires_at = trade.expires_at or order.expires_at
         else:
             order = ledger.add(GatewayOrder(
-                id=ledger.new_alipay_trade_no(), gateway="alipay", product=product, merchant=ALIPAY_APP_ID,
+                id=new_trade_no(ledger), gateway=GATEWAY, product=product, merchant=ALIPAY_APP_ID,
                 out_trade_no=trade.out_trade_no, subject=trade.subject, amount=trade.amount,
                 notify_url=params.get("notify_url", ""), return_url=params.get("return_url", ""),
                 status=Status.CREATED, param=trade.passback, body=trade.body, quit_url=quit_url,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .gateway import Sandbox
+from .gateway import BaseSandbox
 
 
-def create_app(sandbox: Sandbox, prefix: str = "") -> Flask:
+def create_app(sandbox: BaseSandbox, prefix: str = "") -> Flask:
     """A Flask app with the sandbox mounted at ``prefix`` ("" for the root)."""
     app = Flask("panelpay.sandbox", static_folder=None)
     app.extensions["panelpay_sandbox"] = sandbox

@@ -1,9 +1,10 @@
 """The cashier a buyer sees: ``GET <prefix>/cashier/<id>`` with Pay and Cancel.
 
-Opening it makes an Alipay page/wap trade exist (WAIT_BUYER_PAY). Pay marks the order paid, queues the
-notification and redirects (302) to ``return_url`` with the signed return parameters; Cancel goes back
-to the merchant with nothing paid. ``<id>`` is the gateway's trade number or the merchant's
-``out_trade_no``.
+Opening it makes an order placed from the browser known to queries (WAITING). Pay marks the order paid,
+queues the notification and redirects (302) to ``return_url`` with the signed return parameters; Cancel
+goes back to the merchant with nothing paid. ``<id>`` is the gateway's trade number or the merchant's
+``out_trade_no``. What differs between gateways (their name, the merchant shown, a choice of pay types,
+where Cancel goes) the order's gateway says.
 """
 from __future__ import annotations
 
@@ -11,11 +12,8 @@ from flask import Blueprint, redirect, request, url_for
 
 from ..money import format_money
 from .ledger import SandboxError, Status
-from .merchants import ALIPAY_SELLER_ID, EPAY_TYPES
 from .web import message_page, render
 
-TYPE_LABELS = {"alipay": "支付宝", "wxpay": "微信支付", "qqpay": "QQ钱包", "bank": "网银支付",
-               "jdpay": "京东支付", "paypal": "PayPal"}
 STATUS_LABELS = {Status.CREATED: "待支付", Status.WAITING: "待支付", Status.PAID: "已支付",
                  Status.CLOSED: "交易已关闭"}
 
@@ -27,22 +25,20 @@ def register(bp: Blueprint, sandbox) -> None:
         if order is None:
             return message_page("订单不存在", f"找不到订单 {ref}", status=404)
         sandbox.open(order)
-        if order.gateway == "epay":
-            merchant = order.sitename or f"易支付商户 {order.merchant}"
-        else:
-            merchant = f"支付宝商户 {ALIPAY_SELLER_ID}（应用 {order.merchant}）"
+        gateway = sandbox.gateway_of(order)
+        types = list(gateway.pay_types(order))
         return render(
             "cashier.html",
-            gateway="易支付" if order.gateway == "epay" else "支付宝",
-            merchant=merchant,
+            gateway=gateway.label,
+            merchant=gateway.merchant_label(order),
             out_trade_no=order.out_trade_no,
             trade_no=order.id,
             subject=order.subject,
             amount=format_money(order.amount),
             state=STATUS_LABELS[order.status],
             payable=order.status == Status.WAITING,
-            choose_type=order.gateway == "epay" and not order.pay_type,
-            types=[(t, TYPE_LABELS[t]) for t in EPAY_TYPES],
+            choose_type=bool(types),
+            types=types,
             pay_url=url_for(".cashier_pay", ref=order.id),
             cancel_url=url_for(".cashier_cancel", ref=order.id),
             expires_at=order.snapshot()["expires_at"],

@@ -1,4 +1,4 @@
-"""JSON test helpers (not part of either protocol): pay without a browser, read deliveries and orders,
+"""JSON test helpers (not part of any gateway's protocol): pay without a browser, read deliveries and orders,
 set the behaviour switches, reset.
 
 ``POST /_pay/<id>``, ``GET /_orders/<id>``, ``GET /_deliveries/<out_trade_no>``,

@@ -1,7 +1,7 @@
 """The sandbox's keys and certificates: generated once, optionally kept in a JSON state file.
 
 Both sides of every key pair live here, because the sandbox plays the gateway *and* hands the merchant
-half to PanelPay through :func:`panelpay.sandbox.configs.channel_configs`:
+half to PanelPay through each gateway's ``channel_configs`` (:mod:`.epay`, :mod:`.alipay`):
 
 - EPay v1: the merchant MD5 key.
 - EPay v2: the merchant RSA pair (the sandbox verifies requests with its public half) and the platform

@@ -1,8 +1,9 @@
 """EPay order validation and creation, shared by v1 (``submit.php``, ``mapi.php``) and v2 (``api/pay/*``).
 
-The checks and their order follow the real panel: merchant, required fields, signature, formats, pay
-type, then the re-submission rules (an ``out_trade_no`` younger than 10 days may be submitted again only
-with the same money/name/notify_url/return_url/param, and never once paid).
+Orders carry ``gateway="epay"`` and a ``YmdHis`` + 5 digits trade number, given at creation (``mapi.php``
+answers it). The checks and their order follow the real panel: merchant, required fields, signature,
+formats, pay type, then the re-submission rules (an ``out_trade_no`` younger than 10 days may be submitted
+again only with the same money/name/notify_url/return_url/param, and never once paid).
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .ledger import GatewayOrder, Status, now
+from .ledger import GatewayOrder, Ledger, Status, now, random_digits
 from .merchants import EPAY_PID, EPAY_TYPES
+
+GATEWAY = "epay"  #: the sandbox gateway's name, carried by its orders
 
 OUT_TRADE_NO = re.compile(r"^[a-zA-Z0-9._\-|]+$")
 MONEY = re.compile(r"^[0-9.]+$")
@@ -112,11 +115,16 @@ def read_fields(params: dict[str, str]) -> OrderFields:
     )
 
 
+def new_trade_no(ledger: Ledger) -> str:
+    """``YmdHis`` followed by 5 random digits, like EPay's ``trade_no``."""
+    return ledger.unique_id(lambda: now().strftime("%Y%m%d%H%M%S") + random_digits(5))
+
+
 def place(sandbox, fields: OrderFields, product: str) -> GatewayOrder:
     """Create the order, or return the unpaid one already submitted with identical parameters."""
     ledger = sandbox.ledger
     with ledger.lock:
-        existing = ledger.find("epay", EPAY_PID, fields.out_trade_no)
+        existing = ledger.find(GATEWAY, EPAY_PID, fields.out_trade_no)
         if existing is not None:
             if existing.status == Status.PAID:
                 raise EpayRefusal(-1, "该订单已完成支付，请勿重复提交")
@@ -130,7 +138,7 @@ def place(sandbox, fields: OrderFields, product: str) -> GatewayOrder:
                     existing.pay_type = fields.pay_type
                 return existing
         order = GatewayOrder(
-            id=ledger.new_epay_trade_no(), gateway="epay", product=product, merchant=EPAY_PID,
+            id=new_trade_no(ledger), gateway=GATEWAY, product=product, merchant=EPAY_PID,
             out_trade_no=fields.out_trade_no, subject=fields.name, amount=fields.money,
             notify_url=fields.notify_url, return_url=fields.return_url, pay_type=fields.pay_type,
             param=fields.param, sitename=fields.sitename, device=fields.device, clientip=fields.clientip,
@@ -153,9 +161,9 @@ def find_queried(sandbox, params: dict[str, str]) -> GatewayOrder:
     if not trade_no and not out_trade_no:
         raise EpayRefusal(-4, "订单号不能为空")
     if trade_no:
-        order = sandbox.ledger.by_trade_no("epay", EPAY_PID, trade_no)
+        order = sandbox.ledger.by_trade_no(GATEWAY, EPAY_PID, trade_no)
     else:
-        order = sandbox.ledger.find("epay", EPAY_PID, out_trade_no)
+        order = sandbox.ledger.find(GATEWAY, EPAY_PID, out_trade_no)
     if order is None:
         raise EpayRefusal(-1, "订单号不存在")
     sandbox.ledger.count_query(order)

@@ -10,9 +10,10 @@ from flask import Blueprint, redirect, request
 
 from ..signing import epay_md5_valid
 from . import epay_v2
-from .epay_orders import EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields, require
+from .epay_answers import order_fields
+from .epay_orders import (GATEWAY, EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields,
+                          require)
 from .merchants import EPAY_PID
-from .payloads import epay_order_fields
 from .web import cashier_url, incoming_params, json_answer, message_page
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -73,14 +74,14 @@ def register(bp: Blueprint, sandbox) -> None:
             order = find_queried(sandbox, params)
         except EpayRefusal as refusal:
             return json_answer(refusal.as_dict())
-        fields = epay_order_fields(order, status_as_int=sandbox.behaviour.epay_status_as_int,
-                                   cashier_url=cashier_url(order.id))
+        fields = order_fields(order, status_as_int=sandbox.behaviour.epay_status_as_int,
+                              cashier_url=cashier_url(order.id))
         fields.pop("clientip")
         return json_answer({"code": 1, "msg": "succ", **fields})
 
 
 def merchant_info(sandbox) -> dict:
-    orders = [o for o in sandbox.ledger if o.gateway == "epay"]
+    orders = [o for o in sandbox.ledger if o.gateway == GATEWAY]
     return {
         "code": 1, "pid": int(EPAY_PID), "key": sandbox.credentials.epay_key, "active": 1, "money": "0.00",
         "type": 1, "account": "sandbox@panelpay.test", "username": "PanelPay Sandbox",

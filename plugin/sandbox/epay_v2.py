@@ -11,8 +11,8 @@ import time
 from flask import Blueprint, redirect, request
 
 from ..signing import epay_content, epay_md5_valid, rsa_valid
+from .epay_answers import order_fields, v2_signed
 from .epay_orders import EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields, require
-from .payloads import epay_order_fields, epay_v2_signed
 from .web import cashier_url, incoming_params, json_answer, message_page
 
 TIMESTAMP_WINDOW = 300
@@ -75,7 +75,7 @@ def create(sandbox):
         return json_answer(refusal.as_dict())
     pay_type = "jump" if method == "jump" else PAY_TYPES[answer_kind(sandbox.behaviour, order.device)]
     answer = {"code": 0, "trade_no": order.id, "pay_type": pay_type, "pay_info": cashier_url(order.id)}
-    return json_answer(epay_v2_signed(answer, sandbox.credentials))
+    return json_answer(v2_signed(answer, sandbox.credentials))
 
 
 def submit(sandbox):
@@ -100,6 +100,6 @@ def query(sandbox):
         order = find_queried(sandbox, params)
     except EpayRefusal as refusal:
         return json_answer(refusal.as_dict())
-    fields = epay_order_fields(order, status_as_int=sandbox.behaviour.epay_status_as_int, cashier_url="")
+    fields = order_fields(order, status_as_int=sandbox.behaviour.epay_status_as_int, cashier_url="")
     fields.pop("payurl")
-    return json_answer(epay_v2_signed({"code": 0, **fields}, sandbox.credentials))
+    return json_answer(v2_signed({"code": 0, **fields}, sandbox.credentials))

@@ -1,41 +1,32 @@
-"""The :class:`Sandbox`: PanelPay's own EPay and Alipay gateway, protocol-faithful, quirks included.
+"""The sandbox itself: credentials, order book, notifier and behaviour switches, and the gateways it plays,
+which it knows only through :class:`~.protocol.SandboxGateway`.
 
-It holds the merchant credentials, the order book, the notifier and the behaviour switches; the HTTP
-side lives in the route modules (``epay_v1``, ``epay_v2``, ``alipay_gateway``, ``cashier``, ``control``)
-that :meth:`Sandbox.blueprint` assembles.
+:class:`BaseSandbox` plays whatever gateways it is given (:class:`~.bundled.Sandbox` is the one PanelPay
+ships). Its HTTP side is each gateway's routes plus the shared :mod:`.cashier` and :mod:`.control`, which
+:meth:`BaseSandbox.blueprint` assembles.
 """
 from __future__ import annotations
 
 import os
-import secrets
 import threading
-import uuid
 from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from . import alipay_gateway, cashier, control, epay_v1, epay_v2, payloads
+from . import cashier, control
 from .behaviour import Behaviour
-from .configs import channel_configs
 from .credentials import Credentials, load_or_create
-from .ledger import AlreadyPaid, GatewayOrder, Ledger, OrderNotFound, Status, TradeClosed, now, random_digits
-from .merchants import ALIPAY_APP_ID, ALIPAY_SELLER_ID, EPAY_PID, EPAY_TYPES
+from .ledger import AlreadyPaid, GatewayOrder, Ledger, OrderNotFound, Status, TradeClosed, now
 from .notifier import Notifier
+from .payloads import with_query
+from .protocol import SandboxGateway
 from .scheduler import Scheduler
+from .web import exempt_from_csrf
 
-
-def _exempt_from_csrf(state) -> None:
-    """Gateways and the cashier post without CSRF tokens: exempt this blueprint from Flask-WTF's
-    ``CSRFProtect`` (``app.extensions["csrf"]``), whether it is set up before or after the mount. The hook
-    runs first among the app's ``before_request`` functions, ahead of CSRFProtect's check."""
-    app, blueprint = state.app, state.blueprint
-
-    def exempt_sandbox_requests() -> None:
-        csrf = app.extensions.get("csrf")
-        if csrf is not None and hasattr(csrf, "exempt") and request.blueprint == state.name:
-            csrf.exempt(blueprint)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, exempt_sandbox_requests)
+#: What a sandbox is given to play a gateway: a SandboxGateway subclass, or any callable building one from
+#: the sandbox.
+GatewayFactory = Callable[["BaseSandbox"], SandboxGateway]
 
 
 @dataclass(frozen=True)
@@ -46,28 +37,34 @@ class Payment:
     redirect_url: str | None
 
 
-class Sandbox:
-    """One sandbox gateway. ``state_file`` keeps the generated keys across restarts (a JSON file written
-    with mode 0600); ``time_scale`` multiplies the notification retry schedules."""
+class BaseSandbox:
+    """A sandbox playing ``gateways`` (by default :attr:`GATEWAYS`), each given as a :data:`GatewayFactory`;
+    :meth:`add_gateway` adds more. ``state_file`` keeps the generated keys across restarts (a JSON file
+    written with mode 0600); ``time_scale`` multiplies the notification retry schedules.
 
-    EPAY_PID = EPAY_PID
-    ALIPAY_APP_ID = ALIPAY_APP_ID
-    ALIPAY_SELLER_ID = ALIPAY_SELLER_ID
-    #: channel_configs() name -> the PanelPay channel kind it configures.
-    CHANNEL_KINDS = {"epay": "epay", "epay_mapi": "epay", "epay_rsa": "epay", "alipay": "alipay",
-                     "alipay_wap": "alipay", "alipay_qr": "alipay", "alipay_cert": "alipay"}
+    ``gateways`` maps each gateway's name to it; ``CHANNEL_KINDS`` maps each name :meth:`channel_configs`
+    gives to the PanelPay channel kind it configures.
+    """
 
-    def __init__(self, state_file: str | os.PathLike | None = None, time_scale: float = 1.0):
+    #: The gateways a sandbox plays unless told otherwise.
+    GATEWAYS: tuple[GatewayFactory, ...] = ()
+
+    def __init__(self, state_file: str | os.PathLike | None = None, time_scale: float = 1.0,
+                 gateways: Iterable[GatewayFactory] | None = None):
         self.state_file = state_file
         self.behaviour = Behaviour(time_scale)
         self.ledger = Ledger()
         self.scheduler = Scheduler()
         self.notifier = Notifier(self.behaviour, self.scheduler)
+        self.gateways: dict[str, SandboxGateway] = {}
+        self.CHANNEL_KINDS: Mapping[str, str] = {}
         self._credentials: Credentials | None = None
         self._credentials_lock = threading.Lock()
+        for factory in self.GATEWAYS if gateways is None else gateways:
+            self.add_gateway(factory)
 
     def __repr__(self) -> str:
-        return f"Sandbox(state_file={self.state_file!r})"
+        return f"{type(self).__name__}(state_file={self.state_file!r})"
 
     @property
     def credentials(self) -> Credentials:
@@ -79,22 +76,45 @@ class Sandbox:
         return self._credentials
 
     # -- wiring -------------------------------------------------------------------------------------
+    def add_gateway(self, factory: GatewayFactory) -> SandboxGateway:
+        """Play one more gateway, ``factory(self)``, and return it. Its name and channel config names must
+        be new to this sandbox; add it before :meth:`blueprint` so that its routes are served."""
+        gateway = factory(self)
+        if gateway.name in self.gateways:
+            raise ValueError(f"the sandbox already plays a gateway named {gateway.name!r}")
+        taken = sorted(self.CHANNEL_KINDS.keys() & gateway.channel_kinds.keys())
+        if taken:
+            raise ValueError(f"channel config names already taken: {', '.join(taken)}")
+        self.gateways[gateway.name] = gateway
+        self.CHANNEL_KINDS = {**self.CHANNEL_KINDS, **gateway.channel_kinds}
+        return gateway
+
+    def gateway_of(self, order: GatewayOrder) -> SandboxGateway:
+        """The gateway that placed ``order``."""
+        return self.gateways[order.gateway]
+
     def blueprint(self, name: str = "panelpay_sandbox") -> Blueprint:
-        """A Blueprint serving the whole gateway; mount it at any ``url_prefix``.
+        """A Blueprint serving every gateway, the cashier and the test helpers; mount it at any
+        ``url_prefix``.
 
         Gateways post without CSRF tokens, so the blueprint exempts itself from the host app's Flask-WTF
         ``CSRFProtect`` when there is one.
         """
         bp = Blueprint(name, __name__)
-        for module in (epay_v1, epay_v2, alipay_gateway, cashier, control):
-            module.register(bp, self)
-        bp.record_once(_exempt_from_csrf)
+        for gateway in self.gateways.values():
+            gateway.register(bp)
+        cashier.register(bp, self)
+        control.register(bp, self)
+        bp.record_once(exempt_from_csrf)
         return bp
 
     def channel_configs(self, base_url: str) -> dict[str, dict[str, str]]:
         """Ready-to-use PanelPay channel configs for a sandbox served at ``base_url`` (prefix included);
-        :attr:`CHANNEL_KINDS` names the kind of each."""
-        return channel_configs(self.credentials, base_url)
+        ``CHANNEL_KINDS`` names the kind of each."""
+        configs: dict[str, dict[str, str]] = {}
+        for gateway in self.gateways.values():
+            configs.update(gateway.channel_configs(base_url))
+        return configs
 
     # -- the order lifecycle ------------------------------------------------------------------------
     def order(self, ref: str) -> dict | None:
@@ -109,14 +129,14 @@ class Sandbox:
         return order
 
     def refresh(self, order: GatewayOrder) -> None:
-        """Close an order whose ``time_expire`` has passed (an opened Alipay trade notifies TRADE_CLOSED)."""
+        """Close an order whose ``expires_at`` has passed; one that was open notifies its closing."""
         with self.ledger.lock:
             if order.status not in (Status.CREATED, Status.WAITING) or not order.expired:
                 return
             was_open = order.status == Status.WAITING
             order.status, order.closed_at = Status.CLOSED, order.expires_at
-        if was_open and order.gateway == "alipay":
-            self._notify_alipay(order, "TRADE_CLOSED")
+        if was_open:
+            self._notify(order, Status.CLOSED)
 
     def schedule_expiry(self, order: GatewayOrder) -> None:
         if order.expires_at is not None:
@@ -124,13 +144,13 @@ class Sandbox:
             self.scheduler.call_later(delay + 0.01, lambda: self.refresh(order))
 
     def open(self, order: GatewayOrder) -> None:
-        """The buyer saw the cashier: an Alipay page/wap trade now exists (WAIT_BUYER_PAY)."""
+        """The buyer saw the cashier: an order placed from the browser now exists for queries (WAITING)."""
         self.refresh(order)
         with self.ledger.lock:
             if order.status == Status.CREATED:
                 order.status, order.opened_at = Status.WAITING, now()
             elif order.status == Status.CLOSED and order.opened_at is None:
-                order.opened_at = now()  # seen closed: the query now answers TRADE_CLOSED
+                order.opened_at = now()  # seen closed: queries now answer that it is closed
 
     def pay(self, ref: str, pay_type: str | None = None) -> Payment:
         """What the cashier's Pay button does: mark paid, queue the notification, build the return URL.
@@ -148,52 +168,32 @@ class Sandbox:
             if order.status == Status.CREATED:
                 order.opened_at = now()
             order.status, order.paid_at = Status.PAID, now()
-            if order.gateway == "epay":
-                if not order.pay_type:
-                    order.pay_type = pay_type if pay_type in EPAY_TYPES else "alipay"
-                order.api_trade_no = self.ledger.new_alipay_trade_no()
-                order.buyer_id = "2088" + random_digits(12)
-            else:
-                order.buyer_id = "2088" + random_digits(12)
-                order.buyer_logon_id = "sbx***@sandbox.panelpay.test"
-        if order.gateway == "epay":
-            self.notifier.submit("epay", order.id, order.out_trade_no, "TRADE_SUCCESS", order.notify_url,
-                                 lambda: self._epay_params(order))
-        else:
-            self._notify_alipay(order, "TRADE_SUCCESS")
+            self.gateway_of(order).record_payment(order, pay_type)
+        self._notify(order, Status.PAID)
         return Payment(order, self.return_url(order))
 
     def return_url(self, order: GatewayOrder) -> str | None:
-        """Where the browser goes after paying: ``return_url`` with the signed return parameters."""
+        """Where the browser goes after paying: ``return_url`` with the gateway's signed return parameters."""
         if not order.return_url:
             return None
-        if order.gateway == "epay":
-            return payloads.with_query(order.return_url, self._epay_params(order))
-        if order.product == "precreate":
-            return None
-        return payloads.with_query(order.return_url, payloads.alipay_return(order, self.credentials))
+        params = self.gateway_of(order).return_params(order)
+        return None if params is None else with_query(order.return_url, params)
 
     def cancel_url(self, order: GatewayOrder) -> str | None:
         """Where the cashier's Cancel button goes: back to the merchant, nothing paid."""
-        if order.gateway == "alipay" and order.product == "wap" and order.quit_url:
-            return order.quit_url
-        return order.return_url or None
+        return self.gateway_of(order).cancel_url(order)
 
     def close_trade(self, order: GatewayOrder) -> None:
-        """The merchant closed an open trade (``alipay.trade.close``); notifies TRADE_CLOSED."""
+        """The merchant closed an open trade; its gateway may notify that."""
         with self.ledger.lock:
             order.status, order.closed_at = Status.CLOSED, now()
-        if order.gateway == "alipay":
-            self._notify_alipay(order, "TRADE_CLOSED")
+        self._notify(order, Status.CLOSED)
 
-    def _epay_params(self, order: GatewayOrder) -> dict[str, str]:
-        return payloads.epay_payment_params(order, self.credentials, legacy_money=self.behaviour.legacy_money)
-
-    def _notify_alipay(self, order: GatewayOrder, event: str) -> None:
-        notify_id = uuid.uuid4().hex + secrets.token_hex(2)
-        self.notifier.submit("alipay", order.id, order.out_trade_no, event, order.notify_url,
-                             lambda: payloads.alipay_notification(order, event, notify_id, self.credentials),
-                             notify_id=notify_id)
+    def _notify(self, order: GatewayOrder, status: Status) -> None:
+        gateway = self.gateway_of(order)
+        notice = gateway.notice(order, status)
+        if notice is not None:
+            self.notifier.submit(gateway, order, notice)
 
     # -- test helpers -------------------------------------------------------------------------------
     def deliveries(self, out_trade_no: str) -> list[dict]:

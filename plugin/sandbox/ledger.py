@@ -1,8 +1,8 @@
 """The gateway's own order book: in memory, thread-safe, lost on restart (like a sandbox should be).
 
-An order's ``id`` is the gateway's trade number (EPay: ``YmdHis`` + 5 digits, given at creation because
-``mapi.php`` answers it; Alipay: 28 digits, given when the page is first submitted). Lookups accept the
-id or the merchant's ``out_trade_no`` (the most recent order with it).
+An order's ``id`` is the gateway's trade number, in the shape its gateway module gives it (through
+:meth:`Ledger.unique_id`). Lookups accept the id or the merchant's ``out_trade_no`` (the most recent order
+with it).
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..money import format_money
 
-#: Both gateways speak Beijing time.
+#: The sandbox keeps time the way its gateways speak it: Beijing time.
 BEIJING = dt.timezone(dt.timedelta(hours=8), "GMT+8")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -26,13 +26,13 @@ def now() -> dt.datetime:
 
 
 def beijing(moment: dt.datetime | None) -> str | None:
-    """``yyyy-MM-dd HH:mm:ss`` in GMT+8, the format of every time both gateways send."""
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8, the format of every time the gateways send."""
     return moment.astimezone(BEIJING).strftime(TIME_FORMAT) if moment else None
 
 
 class Status(str, enum.Enum):
-    CREATED = "created"  #: Alipay page/wap submitted but never opened: the gateway "does not know" it
-    WAITING = "waiting"  #: open and payable (EPay orders start here)
+    CREATED = "created"  #: placed from the buyer's browser, cashier never opened: queries do not know it
+    WAITING = "waiting"  #: open and payable (orders a gateway knows at once start here)
     PAID = "paid"
     CLOSED = "closed"  #: closed by the merchant or by time_expire
 
@@ -62,40 +62,36 @@ class AlreadyPaid(SandboxError):
 @dataclass
 class GatewayOrder:
     id: str  #: the gateway's trade number
-    gateway: str  #: "epay" or "alipay"
-    product: str  #: epay: "submit", "mapi", "v2"; alipay: "page", "wap", "precreate"
-    merchant: str  #: pid or app_id
+    gateway: str  #: the ``name`` of the gateway that placed it (see :mod:`.protocol`)
+    product: str  #: which of its gateway's APIs placed it (the gateway's own word)
+    merchant: str  #: the merchant's id at the gateway
     out_trade_no: str
-    subject: str  #: EPay: the stored (cut, escaped) name
+    subject: str  #: as the gateway stores it
     amount: Decimal
     notify_url: str
     return_url: str = ""
     status: Status = Status.WAITING
-    pay_type: str = ""  #: EPay ``type``; empty: the buyer picks it at the cashier
-    param: str = ""  #: EPay ``param`` / Alipay ``passback_params``
-    body: str = ""  #: Alipay ``body``
-    sitename: str = ""
-    device: str = ""
-    clientip: str = ""
-    quit_url: str = ""
-    cert_mode: bool = False
+    pay_type: str = ""  #: how the buyer pays, in the gateway's words; empty: picked at the cashier
+    param: str = ""  #: the merchant's pass-back value, echoed in notifications
+    body: str = ""  #: the merchant's description of the order
+    sitename: str = ""  #: the merchant's site name, shown at the cashier
+    device: str = ""  #: the buyer's device, as the merchant gave it
+    clientip: str = ""  #: the buyer's address, as the merchant gave it
+    quit_url: str = ""  #: where the buyer goes on Cancel, when not ``return_url``
+    cert_mode: bool = False  #: the merchant signs with certificates
     created_at: dt.datetime = field(default_factory=now)
     opened_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     paid_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
     buyer_id: str = ""
-    buyer_logon_id: str = ""
-    api_trade_no: str = ""  #: EPay: the upstream channel's trade number, known after payment
+    buyer_logon_id: str = ""  #: the buyer's (masked) account name
+    api_trade_no: str = ""  #: the trade number of the channel behind the gateway, known after payment
     queries: int = 0  #: how many times the merchant asked about it (tests check nothing is asked twice)
 
     @property
     def trade_no(self) -> str:
         return self.id
-
-    @property
-    def epay_v2(self) -> bool:
-        return self.gateway == "epay" and self.product == "v2"
 
     @property
     def expired(self) -> bool:
@@ -162,15 +158,8 @@ class Ledger:
             self._by_merchant_no.clear()
             self._latest_by_out_trade_no.clear()
 
-    def new_epay_trade_no(self) -> str:
-        """``YmdHis`` followed by 5 random digits, like EPay's ``trade_no``."""
-        return self._unique(lambda: now().strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10 ** 5):05d}")
-
-    def new_alipay_trade_no(self) -> str:
-        """28 digits: date, ``22001``, 15 random digits (the shape of Alipay's trade numbers)."""
-        return self._unique(lambda: now().strftime("%Y%m%d") + "22001" + f"{secrets.randbelow(10 ** 15):015d}")
-
-    def _unique(self, make) -> str:
+    def unique_id(self, make: Callable[[], str]) -> str:
+        """The first of ``make()``'s candidates that no order has as its id (a gateway's trade number)."""
         with self.lock:
             while True:
                 candidate = make()

@@ -1,55 +1,39 @@
-"""Asynchronous notifications with each gateway's real transport, acceptance rule and retry schedule.
+"""Asynchronous notifications, sent the way the order's gateway sends them.
 
-- EPay: GET ``notify_url`` + query, curl-like (5 s timeout, no redirects followed, TLS unchecked, a
-  desktop Chrome User-Agent). Accepted when the body *contains* ``success``, ``SUCCESS`` or ``Success``.
-  Retries at t+1, t+3, t+19 and t+55 minutes, then gives up (5 attempts).
-- Alipay: POST form (``charset=utf-8``). Accepted only on a 200 whose body is exactly ``success``.
-  Retries after 4m, 10m, 10m, 1h, 2h, 6h and 15h (8 attempts); ``notify_id`` is stable across them.
-
-Retry times are multiplied by ``behaviour.time_scale`` when each retry is scheduled. Every HTTP attempt
-(every copy, with ``duplicate``) is recorded as a delivery.
+The gateway (see :mod:`.protocol`) gives the method (GET with the parameters in the query, or POST with a
+``charset=utf-8`` form), the User-Agent, the retry offsets and what counts as an accepted answer; every
+gateway's requests time out after 5 s, follow no redirect and do not check TLS, and at most 64 KiB of an
+answer is read. Retry times are multiplied by ``behaviour.time_scale`` when each retry is scheduled. Every
+HTTP attempt (every copy, with ``duplicate``) is recorded as a delivery.
 """
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlencode
 
 import requests
 
 from .behaviour import Behaviour
-from .ledger import beijing, now
+from .ledger import GatewayOrder, beijing, now
 from .payloads import with_query
 from .scheduler import Scheduler
 
-#: Seconds after the first attempt.
-EPAY_RETRY_OFFSETS = (60, 180, 1140, 3300)
-ALIPAY_RETRY_OFFSETS = tuple(itertools.accumulate((240, 600, 600, 3600, 7200, 21600, 54000)))
+if TYPE_CHECKING:
+    from .protocol import Notice, SandboxGateway
 
 TIMEOUT = 5.0
-CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-             "Chrome/120.0.0.0 Safari/537.36")
-ALIPAY_UA = "Mozilla/4.0"
 BODY_LIMIT = 65536
 SNIPPET = 200
-
-
-def epay_accepts(status: int | None, body: str) -> bool:
-    return any(word in body for word in ("success", "SUCCESS", "Success"))
-
-
-def alipay_accepts(status: int | None, body: str) -> bool:
-    return status == 200 and body == "success"
 
 
 @dataclass
 class Job:
     """One notification (one event of one order) and its retries."""
 
-    gateway: str
+    gateway: SandboxGateway
     order_id: str
     out_trade_no: str
     event: str
@@ -62,12 +46,8 @@ class Job:
     state: str = "pending"  #: pending, accepted, gave_up
 
     @property
-    def method(self) -> str:
-        return "GET" if self.gateway == "epay" else "POST"
-
-    @property
-    def offsets(self) -> tuple[int, ...]:
-        return EPAY_RETRY_OFFSETS if self.gateway == "epay" else ALIPAY_RETRY_OFFSETS
+    def offsets(self) -> tuple[float, ...]:
+        return self.gateway.retry_offsets
 
     def summary(self) -> dict:
         return {"event": self.event, "trade_no": self.order_id, "attempts": self.attempts,
@@ -105,14 +85,15 @@ class Notifier:
         self._jobs: dict[str, list[Job]] = {}
 
     # -- scheduling ---------------------------------------------------------------------------------
-    def submit(self, gateway: str, order_id: str, out_trade_no: str, event: str, url: str,
-               build: Callable[[], dict[str, str]], notify_id: str = "") -> Job | None:
-        """Queue a notification; ``drop`` swallows it, ``delay`` postpones its first attempt."""
-        if self.behaviour.drop or not url:
+    def submit(self, gateway: SandboxGateway, order: GatewayOrder, notice: Notice) -> Job | None:
+        """Queue ``notice`` to ``order.notify_url``, sent the way ``gateway`` sends; ``drop`` swallows it,
+        ``delay`` postpones its first attempt."""
+        if self.behaviour.drop or not order.notify_url:
             return None
-        job = Job(gateway, order_id, out_trade_no, event, url, build, self.scheduler.generation, notify_id)
+        job = Job(gateway, order.id, order.out_trade_no, notice.event, order.notify_url, notice.params,
+                  self.scheduler.generation, notice.notify_id)
         with self._cond:
-            self._jobs.setdefault(out_trade_no, []).append(job)
+            self._jobs.setdefault(job.out_trade_no, []).append(job)
         self.scheduler.call_later(self.behaviour.delay, lambda: self._attempt(job))
         return job
 
@@ -123,7 +104,7 @@ class Notifier:
             job.first_at = time.monotonic()
         job.attempts += 1
         params = job.build()
-        method = self.behaviour.method_override or job.method
+        method = self.behaviour.method_override or job.gateway.notify_method
         copies = self.behaviour.duplicate
         results: list[Delivery | None] = [None] * copies
 
@@ -154,7 +135,7 @@ class Notifier:
 
     # -- HTTP ---------------------------------------------------------------------------------------
     def _send(self, job: Job, method: str, params: dict[str, str], copy: int) -> Delivery:
-        ua = CHROME_UA if job.gateway == "epay" else ALIPAY_UA
+        ua = job.gateway.user_agent
         started = time.monotonic()
         status, body, error = None, "", None
         try:
@@ -175,11 +156,10 @@ class Notifier:
             error = f"{type(exc).__name__}: {exc}"[:300]
         except Exception as exc:  # urllib3 errors raised while reading the body
             error = f"{type(exc).__name__}: {exc}"[:300]
-        accepts = epay_accepts if job.gateway == "epay" else alipay_accepts
         return Delivery(
             attempt=job.attempts, copy=copy, event=job.event, trade_no=job.order_id, time=beijing(now()),
             method=method, url=job.url, status=status, body=body[:SNIPPET],
-            accepted=error is None and accepts(status, body), error=error,
+            accepted=error is None and job.gateway.accepts(status, body), error=error,
             elapsed_ms=int((time.monotonic() - started) * 1000),
             since_first_ms=int((started - job.first_at) * 1000), notify_id=job.notify_id or None,
             params=dict(params))

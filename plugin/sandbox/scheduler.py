@@ -1,5 +1,5 @@
 """A small timer: one daemon thread keeps a heap of due calls and hands them to a worker pool, so that a
-slow merchant (EPay waits up to 5 s) never delays another order's notification.
+slow merchant (a notification waits up to 5 s for its answer) never delays another order's notification.
 
 :meth:`Scheduler.cancel_all` starts a new generation: calls scheduled before it never run, and work in
 flight can ask :meth:`Scheduler.current` whether it still belongs to the live generation.

@@ -1,4 +1,4 @@
-"""Request and response helpers shared by the sandbox's routes.
+"""Request and response helpers shared by the sandbox's routes, and the blueprint's CSRF exemption.
 
 Templates are rendered with a private Jinja environment (autoescape on) so that a host app mounting the
 blueprint can neither override nor be affected by them.
@@ -40,3 +40,17 @@ def message_page(title: str, message: str, *, status: int = 200, code: str = "",
 def cashier_url(order_id: str) -> str:
     """The absolute cashier URL, as seen by the client that made the current request."""
     return url_for(".cashier", ref=order_id, _external=True)
+
+
+def exempt_from_csrf(state) -> None:
+    """Gateways and the cashier post without CSRF tokens: exempt this blueprint from Flask-WTF's
+    ``CSRFProtect`` (``app.extensions["csrf"]``), whether it is set up before or after the mount. The hook
+    runs first among the app's ``before_request`` functions, ahead of CSRFProtect's check."""
+    app, blueprint = state.app, state.blueprint
+
+    def exempt_sandbox_requests() -> None:
+        csrf = app.extensions.get("csrf")
+        if csrf is not None and hasattr(csrf, "exempt") and request.blueprint == state.name:
+            csrf.exempt(blueprint)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, exempt_sandbox_requests)
