@@ -2,7 +2,7 @@
 CPU accounting.
 
 Only PanelPay's public surface is used: the demo host (``panelpay.demo.app``: ``create_app``, ``prepare``),
-the ``panelpay.models`` tables, the sandbox's keys and ``panelpay.signing``. Every helper that starts a
+the ``panelpay.models`` tables, the sandbox's keys and ``panelpay.channels.signing``. Every helper that starts a
 process stops exactly that process and waits for it.
 """
 from __future__ import annotations
@@ -206,7 +206,7 @@ def credits(eng) -> int:
 
 class Signer:
     """Success notifications signed the way the gateways sign them, with the sandbox's keys and
-    ``panelpay.signing`` (EPay v1: MD5 over the sorted values + key; Alipay: RSA2 over the sorted
+    ``panelpay.channels.signing`` (EPay v1: MD5 over the sorted values + key; Alipay: RSA2 over the sorted
     parameters but ``sign``/``sign_type``)."""
 
     def __init__(self, instance: str):
@@ -216,7 +216,7 @@ class Signer:
 
     def params(self, i: int, trade_no: str) -> tuple[str, dict[str, str]]:
         """(kind, parameters) of the notification for order i of :func:`insert_orders`."""
-        from panelpay.signing import alipay_notify_content, epay_md5, rsa_sign
+        from panelpay.channels.signing import alipay_notify_content, epay_md5, rsa_sign
 
         total = total_for(i)
         if kind_for(i) == "epay":

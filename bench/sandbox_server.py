@@ -34,7 +34,7 @@ def seed(client, keys, sandbox, specs: list[tuple[str, int]]) -> None:
     """The merchant's requests for every order, signed as PanelPay's channels sign them; then the payments."""
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from panelpay.signing import alipay_request_content, epay_md5, rsa_sign
+    from panelpay.channels.signing import alipay_request_content, epay_md5, rsa_sign
 
     app_key = load_pem_private_key(keys.alipay_app_private_pem.encode(), None)
     notify = "http://127.0.0.1:9/payment/notify"  # never called: notifications are dropped

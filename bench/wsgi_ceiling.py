@@ -1,7 +1,7 @@
 """WSGI entry for gunicorn: the ceiling. A bare Flask app that does only what crediting a notification
 needs, on tables of its own (``bench_ceiling_users``, ``bench_ceiling_orders``) as small as the job allows:
 
-1. the same signature check as PanelPay's, with ``panelpay.signing`` and the sandbox's keys: EPay MD5, or
+1. the same signature check as PanelPay's, with ``panelpay.channels.signing`` and the sandbox's keys: EPay MD5, or
    Alipay RSA2 with the public key parsed once;
 2. merchant and status check;
 3. one transaction: a conditional UPDATE of the order (pending -> paid, amount equal) RETURNING the user
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, request
 
 from panelpay.sandbox import Sandbox
-from panelpay.signing import alipay_notify_content, epay_md5_valid, rsa_valid
+from panelpay.channels.signing import alipay_notify_content, epay_md5_valid, rsa_valid
 
 SCHEMA = (
     "CREATE TABLE bench_ceiling_users (id INTEGER PRIMARY KEY, balance NUMERIC(14, 2) NOT NULL DEFAULT 0)",

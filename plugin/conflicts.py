@@ -100,7 +100,8 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
 
 def _probe_path(app) -> str:
     state = app.extensions["panelpay"]
-    return callback.notify_path(state.settings.url_prefix, "epay", "0123456789abcdef")
+    kind = next(iter(state.channel_kinds))  # any installed kind: every notify path is one route
+    return callback.notify_path(state.settings.url_prefix, kind, "0123456789abcdef")
 
 
 def route_findings(app) -> list[Finding]:

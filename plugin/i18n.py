@@ -126,6 +126,8 @@ _JS_STRINGS = {
     "admin.raw_body": lazy_gettext("Body"),
     "admin.params": lazy_gettext("Parameters"),
     "admin.content_type": lazy_gettext("Content type"),
+    "admin.headers": lazy_gettext("Request headers"),
+    "admin.reason": lazy_gettext("Why it was refused"),
     "admin.source_ip": lazy_gettext("Source address"),
     "admin.answer": lazy_gettext("Answer"),
     "admin.outcome": lazy_gettext("Outcome"),

@@ -120,7 +120,7 @@ def test_a_signed_alipay_return_alone_never_credits(live, signer):
     from urllib.parse import urlencode
 
     from panelpay.keys import load_private_key
-    from panelpay.signing import alipay_notify_content, rsa_sign
+    from panelpay.channels.signing import alipay_notify_content, rsa_sign
 
     app, base = live
     state, alice, alice_id, channel = _setup(app, base, "alipay")

@@ -15,7 +15,7 @@ from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .. import signing
+from . import signing
 from .base import GatewayError
 
 #: Alipay's clock: China Standard Time has had no DST since 1991, so a fixed offset is exact.

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .. import keys, signing
+from .. import keys
+from . import signing
 from ..money import MoneyError, format_money, parse_money
 from . import common
 from .base import (

@@ -19,7 +19,7 @@ import uuid
 from flask import Blueprint
 
 from ..money import format_money
-from ..signing import alipay_notify_content, rsa_sign
+from ..channels.signing import alipay_notify_content, rsa_sign
 from . import alipay_gateway
 from .alipay_trades import GATEWAY
 from .ledger import GatewayOrder, Status, beijing, now, random_digits

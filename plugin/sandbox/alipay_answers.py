@@ -2,7 +2,7 @@
 
 The body is ``{"<method_with_underscores>_response":{…}[,"alipay_cert_sn":"…"],"sign":"…"}`` where
 ``sign`` is SHA256withRSA, with the Alipay private key, over the raw characters of the node's value —
-exactly what :func:`panelpay.signing.response_node` extracts. Business failures are signed too.
+exactly what :func:`panelpay.channels.signing.response_node` extracts. Business failures are signed too.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 
 from flask import Response
 
-from ..signing import rsa_sign
+from ..channels.signing import rsa_sign
 
 MESSAGES = {
     "10000": "Success",

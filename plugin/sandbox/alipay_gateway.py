@@ -17,7 +17,7 @@ import hmac
 from flask import Blueprint, redirect
 
 from ..money import format_money
-from ..signing import alipay_request_content, rsa_valid
+from ..channels.signing import alipay_request_content, rsa_valid
 from . import alipay_trades
 from .alipay_answers import AlipayRefusal, business, invalid, missing, node_name, signed_answer, success
 from .ledger import TIME_FORMAT, GatewayOrder, Status, beijing

@@ -15,7 +15,7 @@ import time
 from flask import Blueprint
 
 from ..money import format_money
-from ..signing import epay_content, epay_md5, rsa_sign
+from ..channels.signing import epay_content, epay_md5, rsa_sign
 from . import epay_v1, epay_v2
 from .epay_orders import GATEWAY
 from .ledger import GatewayOrder, Status, now, random_digits

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..money import format_money
-from ..signing import epay_content, rsa_sign
+from ..channels.signing import epay_content, rsa_sign
 from .credentials import Credentials
 from .ledger import GatewayOrder, beijing
 

@@ -8,7 +8,7 @@ import hmac
 
 from flask import Blueprint, redirect, request
 
-from ..signing import epay_md5_valid
+from ..channels.signing import epay_md5_valid
 from . import epay_v2
 from .epay_answers import order_fields
 from .epay_orders import (GATEWAY, EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields,

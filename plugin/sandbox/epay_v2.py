@@ -10,7 +10,7 @@ import time
 
 from flask import Blueprint, redirect, request
 
-from ..signing import epay_content, epay_md5_valid, rsa_valid
+from ..channels.signing import epay_content, epay_md5_valid, rsa_valid
 from .epay_answers import order_fields, v2_signed
 from .epay_orders import EpayRefusal, answer_kind, check_merchant, find_queried, place, read_fields, require
 from .web import cashier_url, incoming_params, json_answer, message_page

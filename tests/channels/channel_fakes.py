@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from panelpay import signing
+from panelpay.channels import signing
 
 # -- keys in the shapes operators paste ------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from panelpay import keys, signing
+from panelpay import keys
+from panelpay.channels import signing
 from panelpay.channels.alipay import AlipayChannel
 from panelpay.channels.base import (
     ConfigInvalid,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from panelpay import signing
+from panelpay.channels import signing
 from panelpay.channels.base import (
     ConfigInvalid,
     GatewayError,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from panelpay import signing
+from panelpay.channels import signing
 
 EPAY_VECTOR = {
     "pid": "1001",

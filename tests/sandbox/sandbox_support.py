@@ -1,5 +1,5 @@
 """Test support for the sandbox gateway: servers on real ports, a notification receiver, and the merchant
-side of both protocols (signing requests, verifying answers) built on :mod:`panelpay.signing`."""
+side of both protocols (signing requests, verifying answers) built on :mod:`panelpay.channels.signing`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +13,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from panelpay.keys import load_private_key, load_public_key
-from panelpay.signing import (
+from panelpay.channels.signing import (
     alipay_request_content,
     epay_content,
     epay_md5,

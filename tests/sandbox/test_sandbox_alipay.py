@@ -9,7 +9,7 @@ import re
 import pytest
 
 from panelpay.keys import cert_sn, load_certificates, root_cert_sn
-from panelpay.signing import alipay_notify_content, rsa_valid
+from panelpay.channels.signing import alipay_notify_content, rsa_valid
 
 from .sandbox_support import (
     BEIJING,

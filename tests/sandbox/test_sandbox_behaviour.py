@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from panelpay.sandbox import BehaviourError, Sandbox, notifier
-from panelpay.signing import epay_md5_valid
+from panelpay.channels.signing import epay_md5_valid
 
 from .sandbox_support import ServerThread, alipay_params, epay_signed, unique_no
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from .sandbox_support import epay_signed, query_of, unique_no
 
-from panelpay.signing import epay_md5_valid
+from panelpay.channels.signing import epay_md5_valid
 
 
 def order_params(config, receiver, *, money="10.00", name="VIP会员 月卡", answer="success", **extra):

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from panelpay.keys import load_public_key
-from panelpay.signing import epay_content, rsa_valid
+from panelpay.channels.signing import epay_content, rsa_valid
 
 from .sandbox_support import epay_v2_answer_valid, epay_v2_signed, unique_no
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from panelpay.money import parse_money
 from panelpay.sandbox import Sandbox
 from panelpay.sandbox.payloads import php_float
-from panelpay.signing import alipay_notify_content, epay_md5, rsa_sign, epay_content
+from panelpay.channels.signing import alipay_notify_content, epay_md5, rsa_sign, epay_content
 
 SANDBOX_BASE = "http://127.0.0.1:5999/payment/sandbox"
 
