@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    bindparam,
+    update,
     Boolean,
     DateTime,
     ForeignKey,
@@ -242,4 +244,8 @@ class Setting(Base):
 
 
 TABLES = [m.__table__ for m in (Channel, Order, Notification, LedgerEntry, Setting)]
+
+#: Writes a delivery-log row's verdict and answer: executed with ``notification_id`` and the columns to set
+#: (the notify flow, and ``settle()`` for a credit, in its transaction).
+NOTIFICATION_VERDICT = update(Notification.__table__).where(Notification.__table__.c.id == bindparam("notification_id"))
 

@@ -5,15 +5,16 @@
 Why nothing is lost and nothing is doubled, for every answer:
 
 1. **Record.** The raw request is inserted into the delivery log and committed, in a short transaction of
-   its own, before anything else. If the database cannot take it, :func:`receive` raises
-   :class:`~panelpay.db.TransientError`; the route then writes it to the spool and answers ``RETRY``.
-   So every request is in the delivery log, or in the spool, or was told to come again.
+   its own (which also reads the channel the path names), before anything is judged. If the database
+   cannot take it, :func:`receive` raises :class:`~panelpay.db.TransientError`; the route then writes it to
+   the spool and answers ``RETRY``. So every request is in the delivery log, or in the spool, or was told
+   to come again.
 2. **Verify.** The channel reads and verifies the raw request itself, without the database. A refusal
    is final for this request (``REFUSED``); the reason is kept in full.
 3. **Load** the order the verified report names, and check that it belongs to this channel and merchant.
 4. **Settle.** :func:`~panelpay.settle.settle` credits in one transaction, exactly once however many
    copies arrive at once (a conditional UPDATE picks one winner; the ledger's unique order id forbids a
-   second row), and marks this request accepted in the same transaction.
+   second row), and writes this request's verdict and answer in the same transaction.
 5. **Answer.** Only after that commit is the channel's acknowledgement written. Any failure before it
    rolls the credit back and answers ``RETRY``: the gateway sends the request again, and the copy is
    judged afresh. Whatever else was decided (a duplicate, an anomaly, a refusal) is then written to the
@@ -28,13 +29,13 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import DataError
 
 from .channels.base import (Acknowledgement, GatewayRequest, InvalidNotification, InvalidSignature, Outcome,
                             PaymentStatus)
 from .db import TransientError, transient_errors
-from .models import TRADE_NO, Channel, Notification, Order, storable_text
+from .models import NOTIFICATION_VERDICT, TRADE_NO, Channel, Notification, Order, storable_text
 from .settle import ALREADY_SETTLED, CREDITED, Evidence, settle
 from .signals import emit, notification_rejected, payment_anomaly
 from .store import ChannelUnavailable, channel_impl
@@ -84,17 +85,18 @@ class Answer:
 def receive(state, received: Received, *, replay_of: int | None = None) -> Answer:
     """The whole flow for one request. Raises :class:`TransientError` only when the request could not be
     recorded (the caller spools it and answers :meth:`acknowledge` of ``RETRY``)."""
-    notification_id = _record(state, received, replay_of)
+    notification_id, channel = _record(state, received, replay_of)
     started = time.perf_counter()
     try:
-        verdict = _judge(state, received, notification_id, "replay" if replay_of is not None else "notify")
+        verdict = _judge(state, received, channel, notification_id, "replay" if replay_of is not None else "notify")
     except TransientError as exc:
         log.warning("notification %s: database unavailable (%s); answering retry", notification_id, exc)
         verdict = Verdict(ERROR, Outcome.RETRY, "database unavailable; the gateway will retry")
     except DataError:
         verdict = Verdict(REJECTED, Outcome.REFUSED, "malformed: values the database cannot hold")
     acknowledgement = acknowledge(state, received.kind, verdict.outcome)
-    _write_verdict(state, notification_id, verdict, acknowledgement)
+    if verdict.name != ACCEPTED:  # a credit's verdict was written by settle(), in its transaction
+        _write_verdict(state, notification_id, verdict, acknowledgement)
     known = received.kind in state.channel_kinds  # the URL must not mint metric label values
     state.metrics.notification(received.kind if known else "unknown", verdict.name, acknowledgement.status,
                                time.perf_counter() - started)
@@ -102,6 +104,13 @@ def receive(state, received: Received, *, replay_of: int | None = None) -> Answe
         emit(notification_rejected, current_app._get_current_object(), notification_id=notification_id,
              reason=verdict.text, channel_uuid=received.channel_uuid)
     return Answer(verdict, acknowledgement, notification_id)
+
+
+#: The flow's statements, built once: each request binds only its values.
+_LOG = Notification.__table__
+_RECORD = insert(_LOG)
+_CHANNEL = select(Channel).where(Channel.uuid == bindparam("uuid"))
+_ORDER = select(Order).where(Order.trade_no == bindparam("trade_no"))
 
 
 def acknowledge(state, kind: str, outcome: Outcome) -> Acknowledgement:
@@ -112,22 +121,26 @@ def acknowledge(state, kind: str, outcome: Outcome) -> Acknowledgement:
     return cls.acknowledge(outcome)
 
 
-def _record(state, received: Received, replay_of: int | None) -> int:
-    """Insert the raw request into the delivery log and commit; its row id."""
+def _record(state, received: Received, replay_of: int | None) -> tuple[int, Channel | None]:
+    """Insert the raw request into the delivery log, read the channel its path names (if it exists and is
+    of the path's kind), and commit: the log row's id and the channel."""
     request = received.request
-    with transient_errors(), state.engine.begin() as connection:
-        return connection.execute(insert(Notification).values(
-            kind=received.kind[:16], channel_uuid=received.channel_uuid[:64], method=request.method[:8],
-            headers=json.dumps(request.headers), query_string=request.query_string, body=request.body,
-            content_type=request.content_type[:128], source_ip=received.source_ip[:64],
-            received_at=request.received_at, replay_of=replay_of, verdict="received", outcome="", reason="",
-            answer_body="",
-        )).inserted_primary_key[0]
+    with transient_errors(), state.session() as session, session.begin():
+        notification_id = session.execute(_RECORD, {
+            "kind": received.kind[:16], "channel_uuid": received.channel_uuid[:64], "method": request.method[:8],
+            "headers": json.dumps(request.headers), "query_string": request.query_string, "body": request.body,
+            "content_type": request.content_type[:128], "source_ip": received.source_ip[:64],
+            "received_at": request.received_at, "replay_of": replay_of, "verdict": "received", "outcome": "",
+            "reason": "", "answer_body": "",
+        }).inserted_primary_key[0]
+        if received.kind not in state.channel_kinds or "\x00" in received.channel_uuid:
+            return notification_id, None
+        channel = session.execute(_CHANNEL, {"uuid": received.channel_uuid[:32]}).scalar_one_or_none()
+    return notification_id, channel if channel is not None and channel.kind == received.kind else None
 
 
-def _judge(state, received: Received, notification_id: int, source: str) -> Verdict:
+def _judge(state, received: Received, channel: Channel | None, notification_id: int, source: str) -> Verdict:
     """Verify with the channel, check against the order, settle."""
-    channel = _channel(state, received)
     if channel is None:
         return Verdict(REJECTED, Outcome.UNKNOWN_CHANNEL, "no such channel: check the notify URL")
     try:
@@ -161,21 +174,11 @@ def _judge(state, received: Received, notification_id: int, source: str) -> Verd
     return Verdict(name, Outcome.TAKEN, text, trade_no=order.trade_no, order_id=order.id)
 
 
-def _channel(state, received: Received) -> Channel | None:
-    """The channel the path names, if it exists and is of the path's kind."""
-    if received.kind not in state.channel_kinds or "\x00" in received.channel_uuid:
-        return None
-    with transient_errors(), state.session() as session:
-        channel = session.execute(select(Channel).where(Channel.uuid == received.channel_uuid[:32])
-                                  ).scalar_one_or_none()
-    return channel if channel is not None and channel.kind == received.kind else None
-
-
 def _order(state, trade_no: str) -> Order | None:
     if not TRADE_NO.fullmatch(trade_no or ""):  # cannot name one of our orders
         return None
     with transient_errors(), state.session() as session:
-        return session.execute(select(Order).where(Order.trade_no == trade_no)).scalar_one_or_none()
+        return session.execute(_ORDER, {"trade_no": trade_no}).scalar_one_or_none()
 
 
 def _anomaly(state, order: Order | None, notification_id: int, reason: str, trade_no: str | None = None) -> Verdict:
@@ -195,10 +198,11 @@ def _write_verdict(state, notification_id: int, verdict: Verdict, acknowledgemen
     """Write the verdict and the answer to the request's log row; a failure is logged, not raised."""
     try:
         with transient_errors(), state.engine.begin() as connection:
-            connection.execute(update(Notification).where(Notification.id == notification_id).values(
-                verdict=verdict.name, outcome=storable_text(verdict.text),
-                reason=storable_text(verdict.reason, REASON_LIMIT),
-                trade_no=storable_text(verdict.trade_no, 64) if verdict.trade_no else None, order_id=verdict.order_id,
-                answer_status=acknowledgement.status, answer_body=storable_text(acknowledgement.body)))
+            connection.execute(NOTIFICATION_VERDICT, {
+                "notification_id": notification_id, "verdict": verdict.name, "outcome": storable_text(verdict.text),
+                "reason": storable_text(verdict.reason, REASON_LIMIT),
+                "trade_no": storable_text(verdict.trade_no, 64) if verdict.trade_no else None,
+                "order_id": verdict.order_id, "answer_status": acknowledgement.status,
+                "answer_body": storable_text(acknowledgement.body)})
     except (TransientError, DataError) as exc:
         log.warning("notification %s: could not record its verdict %s (%s)", notification_id, verdict.name, exc)

@@ -11,7 +11,8 @@ transaction, the same SQL on SQLite, PostgreSQL and MariaDB:
    were moved back by hand;
 3. the host's balance is credited (``balance = balance + :credit`` in SQL, or the host's function, inside
    this transaction);
-4. the delivery-log row of the notification that brought the evidence, if any, is marked accepted;
+4. the delivery-log row of the notification that brought the evidence, if any, gets its verdict
+   (accepted) and the answer its channel gives a request it has taken;
 5. the order is read back as it now is, and everything commits together.
 
 Any failure rolls all of it back: nothing of the order, ledger or balance changed, so retrying is safe.
@@ -24,12 +25,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .balance import UserNotFound
+from .channels.base import Outcome
 from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
-from .models import ANOMALY, PAID, PENDING, SETTLEABLE, LedgerEntry, Notification, Order, storable_text, utcnow
+from .models import (ANOMALY, NOTIFICATION_VERDICT, PAID, PENDING, SETTLEABLE, LedgerEntry, Order, storable_text,
+                     utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
 
 log = logging.getLogger("panelpay")
@@ -98,45 +101,67 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
     return Settlement(CREDITED, paid)
 
 
+#: The transaction's statements, built once: each settlement binds only its values.
+_ORDERS, _LEDGER = Order.__table__, LedgerEntry.__table__
+_PAID_BY = bindparam("paid_by", type_=_ORDERS.c.gateway_trade_no.type)
+_NOW = bindparam("now", type_=_ORDERS.c.paid_at.type)
+_WIN = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.status.in_(SETTLEABLE),
+           # a gateway trade number issued at creation for another payment must not settle the order
+           or_(_PAID_BY.is_(None), _ORDERS.c.gateway_trade_no.is_(None), _ORDERS.c.gateway_trade_no == _PAID_BY))
+    # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late reads the old
+    # status, so it comes first.
+    .ordered_values(
+        (_ORDERS.c.paid_late, case((_ORDERS.c.status != PENDING, True), (_ORDERS.c.expires_at < _NOW, True),
+                                   else_=False)),
+        (_ORDERS.c.status, PAID),
+        (_ORDERS.c.paid_at, _NOW),
+        (_ORDERS.c.settled_by, bindparam("source", type_=_ORDERS.c.settled_by.type)),
+        (_ORDERS.c.gateway_trade_no, func.coalesce(_PAID_BY, _ORDERS.c.gateway_trade_no)),
+        (_ORDERS.c.lease_until, None),
+    )
+)
+#: What the UPDATE decided in SQL, returned by it or (MySQL/MariaDB: no UPDATE … RETURNING) read back.
+_DECIDED = (_ORDERS.c.paid_late, _ORDERS.c.gateway_trade_no)
+_WIN_RETURNING = _WIN.returning(*_DECIDED)
+_READ_BACK = select(*_DECIDED).where(_ORDERS.c.id == bindparam("order_id"))
+_ENTRY = insert(_LEDGER)
+_ENTRY_UNITS = update(_LEDGER).where(_LEDGER.c.id == bindparam("entry_id"))
+
+
 def _credit(state, order: Order, evidence: Evidence) -> tuple[Order, LedgerEntry] | None:
     """The transaction itself: the paid order and its ledger entry if this call won the order, None if
     it was settled already (or by another payment)."""
     now = utcnow()
-    settleable = [Order.id == order.id, Order.status.in_(SETTLEABLE)]
-    if evidence.gateway_trade_no is not None:  # a number issued for another payment must not settle it
-        settleable.append(or_(Order.gateway_trade_no.is_(None), Order.gateway_trade_no == evidence.gateway_trade_no))
-    with state.session() as session, session.begin():
-        set_lock_timeout(session.connection(), state.settings.lock_timeout)
-        won = session.execute(
-            update(Order)
-            .where(*settleable)
-            # MySQL evaluates SET assignments left to right, each seeing the ones before: paid_late reads
-            # the old status, so it comes first.
-            .ordered_values(
-                (Order.paid_late, case((Order.status != PENDING, True), (Order.expires_at < now, True),
-                                       else_=False)),
-                (Order.status, PAID),
-                (Order.paid_at, now),
-                (Order.settled_by, evidence.source),
-                (Order.gateway_trade_no, func.coalesce(evidence.gateway_trade_no, Order.gateway_trade_no)),
-                (Order.lease_until, None),
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if not won:
+    won = {"order_id": order.id, "now": now, "source": evidence.source, "paid_by": evidence.gateway_trade_no}
+    with state.engine.begin() as connection:
+        set_lock_timeout(connection, state.settings.lock_timeout)
+        if connection.dialect.update_returning:
+            row = connection.execute(_WIN_RETURNING, won).first()
+        else:  # read back under the row lock the UPDATE holds
+            row = connection.execute(_READ_BACK, won).first() if connection.execute(_WIN, won).rowcount == 1 else None
+        if row is None:
             return None
-        entry = LedgerEntry(order_id=order.id, user_id=order.user_id, channel_id=order.channel_id,
-                            credit=order.credit, units=state.balance.units_for(order.credit),
-                            gateway_trade_no=evidence.gateway_trade_no, source=evidence.source, created_at=now)
-        session.add(entry)
-        session.flush()  # the ledger row first: its unique order_id refuses a second credit
-        entry.units = state.balance.credit(session.connection(), order.user_id, order.credit)
+        entry = {"order_id": order.id, "user_id": order.user_id, "channel_id": order.channel_id,
+                 "credit": order.credit, "units": state.balance.units_for(order.credit),
+                 "gateway_trade_no": evidence.gateway_trade_no, "source": evidence.source, "created_at": now}
+        # The ledger row first: its unique order_id refuses a second credit before the host is touched.
+        entry["id"] = connection.execute(_ENTRY, entry).inserted_primary_key[0]
+        units = state.balance.credit(connection, order.user_id, order.credit)
+        if units != entry["units"]:
+            connection.execute(_ENTRY_UNITS, {"entry_id": entry["id"], "units": units})
+            entry["units"] = units
         if evidence.notification_id is not None:
-            session.execute(update(Notification).where(Notification.id == evidence.notification_id)
-                            .values(verdict="accepted", outcome="credited", order_id=order.id)
-                            .execution_options(synchronize_session=False))
-        paid = session.execute(select(Order).where(Order.id == order.id)).scalar_one()
-    return paid, entry
+            answer = state.channel_kinds[order.channel.kind].acknowledge(Outcome.TAKEN)
+            connection.execute(NOTIFICATION_VERDICT, {
+                "notification_id": evidence.notification_id, "verdict": "accepted", "outcome": "credited",
+                "order_id": order.id, "trade_no": order.trade_no, "answer_status": answer.status,
+                "answer_body": storable_text(answer.body)})
+    paid = {column.key: getattr(order, column.key) for column in _ORDERS.columns}
+    paid.update(status=PAID, paid_at=now, settled_by=evidence.source, lease_until=None, paid_late=bool(row.paid_late),
+                gateway_trade_no=row.gateway_trade_no)
+    return Order(**paid, channel=order.channel), LedgerEntry(**entry)
 
 
 def _refused_by_constraint(state, order: Order, evidence: Evidence) -> Settlement:
