@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,13 @@ class BalanceColumn:
             raise ValueError("units_per_yuan must be positive")
         self.units_per_yuan = units_per_yuan
         self._python_type = self._id_type()
+        # Built once; each credit binds the user and the amount, under names no host column has (a bound
+        # name matching a column of the updated table would join the SET clause).
+        self._statement = (
+            update(self.table)
+            .where(self.id_column == bindparam("panelpay_user_key", type_=self.id_column.type))
+            .values({self.column: self.column + bindparam("panelpay_amount", type_=self.column.type)})
+        )
 
     def _id_type(self):
         try:
@@ -61,8 +68,8 @@ class BalanceColumn:
     def credit(self, connection: Connection, user_id: str, credit: Decimal) -> int | None:
         units = self.units_for(credit)
         amount = credit if units is None else units
-        result = connection.execute(update(self.table).where(self.id_column == self.user_key(user_id))
-                                    .values({self.column: self.column + amount}))
+        result = connection.execute(self._statement, {"panelpay_user_key": self.user_key(user_id),
+                                                      "panelpay_amount": amount})
         if result.rowcount == 0:
             raise UserNotFound(f"user {user_id} not found in {self.table.name}")
         if result.rowcount != 1:
