@@ -36,6 +36,9 @@ from .base import (
     Report,
 )
 
+#: Fields of the payment requests PanelPay signs (submit, mapi, create), never of a notification or return.
+_REQUEST_ONLY = frozenset({"notify_url", "return_url", "clientip", "device", "sitename"})
+
 #: v2 timestamps further than this from the clock are refused, both ways [src ApiHelper::api_verify].
 WINDOW_SECONDS = 300
 
@@ -196,6 +199,13 @@ class EPayChannel(Channel):
         sign = params.get("sign")
         if not isinstance(sign, str) or not sign:
             raise MalformedNotification("no sign")
+        # What a signature proves is bound to its purpose: the payment requests PanelPay signs with the same
+        # MD5 key carry fields no notification has, and lack the ones every notification has.
+        request_fields = sorted(_REQUEST_ONLY & params.keys())
+        if request_fields:
+            raise InvalidSignature(f"a signed payment request ({', '.join(request_fields)}), not a notification")
+        if not params.get("trade_no") or not params.get("trade_status"):
+            raise MalformedNotification("trade_no or trade_status is missing: not an EPay notification")
         expected = "RSA" if self.rsa else "MD5"
         declared = params.get("sign_type")
         if isinstance(declared, str) and declared and declared.upper() != expected:

@@ -11,6 +11,7 @@ from panelpay.channels import signing
 from panelpay.channels.base import (
     ConfigInvalid,
     GatewayError,
+    InvalidNotification,
     InvalidSignature,
     MalformedNotification,
     PaymentStatus,
@@ -279,6 +280,20 @@ def test_md5_submit_is_a_signed_form(pay_request):
     assert action.fields["sign_type"] == "MD5" and action.fields["money"] == "10.00"
     assert "type" not in action.fields  # the buyer picks on the gateway's cashier
     assert signing.epay_md5_valid(action.fields, EPAY_KEY)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_payment_form_panelpay_signed_never_verifies_as_a_notification(pay_request, method):
+    """The MD5 key signs PanelPay's own payment forms too, which the buyer's browser sees: such a form, as
+    it is or with a notification's fields added, is refused as a notification and as a return."""
+    ch = channel(md5_config())
+    form = ch.create(pay_request(subject="Top-up&trade_status=TRADE_SUCCESS")).fields
+    extended = {**form, "trade_no": "2024112210400012345", "trade_status": "TRADE_SUCCESS"}
+    extended["sign"] = signing.epay_md5(extended, EPAY_KEY)  # even if it could be signed again
+    for params in (form, extended):
+        for verify in (ch.verify_notification, ch.verify_return):
+            with pytest.raises(InvalidNotification):
+                verify(form_request(params, method=method))
 
 
 def test_notify_url_with_a_query_string_is_refused(pay_request):
