@@ -136,7 +136,8 @@ def _record(state, received: Received, replay_of: int | None) -> tuple[int, Chan
         if received.kind not in state.channel_kinds or "\x00" in received.channel_uuid:
             return notification_id, None
         channel = session.execute(_CHANNEL, {"uuid": received.channel_uuid[:32]}).scalar_one_or_none()
-    return notification_id, channel if channel is not None and channel.kind == received.kind else None
+    named = channel is not None and channel.uuid == received.channel_uuid and channel.kind == received.kind
+    return notification_id, channel if named else None
 
 
 def _judge(state, received: Received, channel: Channel | None, notification_id: int, source: str) -> Verdict:
@@ -178,7 +179,8 @@ def _order(state, trade_no: str) -> Order | None:
     if not TRADE_NO.fullmatch(trade_no or ""):  # cannot name one of our orders
         return None
     with transient_errors(), state.session() as session:
-        return session.execute(_ORDER, {"trade_no": trade_no}).scalar_one_or_none()
+        order = session.execute(_ORDER, {"trade_no": trade_no}).scalar_one_or_none()
+    return order if order is not None and order.trade_no == trade_no else None  # exactly: MySQL ignores case
 
 
 def _anomaly(state, order: Order | None, notification_id: int, reason: str, trade_no: str | None = None) -> Verdict:

@@ -144,7 +144,8 @@ def load_order(state, trade_no: str, *, user_id: str | None = None) -> Order:
         if user_id is not None:
             query = query.where(Order.user_id == user_id)
         order = session.execute(query).scalar_one_or_none()
-    if order is None:
+    # Compared exactly: MySQL's default collation ignores case ("pp…" would find "PP…").
+    if order is None or order.trade_no != trade_no or (user_id is not None and order.user_id != user_id):
         raise NotFound("no such order")
     return order
 

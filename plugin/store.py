@@ -139,7 +139,7 @@ def get_channel(state, uuid: str, session=None) -> Channel:
     finally:
         if own:
             session.close()
-    if row is None:
+    if row is None or row.uuid != uuid:  # compared exactly: MySQL's collation ignores case
         raise NotFound("no such channel")
     return row
 

@@ -384,3 +384,20 @@ def test_the_order_a_receiver_gets_is_the_order_as_stored(world, signer, channel
     assert [type(handed[k]) for k in keys] == [type(stored[k]) for k in keys]
     assert got[0].channel.uuid == world.channels[channel]["uuid"]
     assert handed["total"] == Decimal("12.34") and handed["subject"] == '充值 "quoted" \\ back\tslash'
+
+
+def test_order_numbers_and_channel_uuids_compare_exactly_on_every_database(world, signer):
+    """MariaDB's default collation ignores case: a signed notification for "pp…" must not credit "PP…", nor
+    a path with the uuid in capitals reach the channel, nor the API show an order under another case."""
+    order = world.order("epay")
+    lower = order["trade_no"].lower()
+    answer = deliver(world, "epay", signer.epay(lower, order["total"]), "GET")
+    assert answer.get_data(as_text=True) == "success"
+    assert world.notifications()[-1].verdict == "anomaly" and "unknown order" in world.notifications()[-1].outcome
+    assert world.order_row(order["trade_no"]).status == "pending" and world.balance() == 0
+    upper = f"/payment/notify/epay/{world.channels['epay']['uuid'].upper()}?"
+    assert world.app.test_client().get(upper + urlencode(signer.epay(order["trade_no"], order["total"]))) \
+        .status_code == 404
+    assert world.alice.get(f"/payment/api/orders/{lower}").status_code == 404
+    assert world.admin.get(f"/payment/admin/api/channels/{world.channels['epay']['uuid'].upper()}").status_code == 404
+    assert world.balance() == 0
