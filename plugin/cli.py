@@ -108,7 +108,7 @@ def expire_command():
 
 
 @panelpay_group.command("replay")
-@click.argument("notification_id", type=int, required=False)
+@click.argument("notification_id", type=click.IntRange(1, 2**63 - 1), required=False)
 @click.option("--spool", "from_spool", is_flag=True, help="Record and judge the spooled notifications.")
 def replay_command(notification_id: int | None, from_spool: bool):
     """Re-judge a recorded notification through the notify path (idempotent), or drain the spool."""
@@ -142,7 +142,7 @@ def main():
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--db", "db_url", default=None, help="Database URL (default: SQLite in ./instance).")
 def demo_command(host: str, port: int, db_url: str | None):
     """Run the demo panel with PanelPay and the sandbox gateways."""

@@ -39,3 +39,18 @@ def test_replay_spool_judges_what_the_outage_kept(world, signer):
     assert world.balance() == Decimal("3.00")
     again = world.app.test_cli_runner().invoke(args=["panelpay", "replay", "--spool"])
     assert "The spool is empty." in again.output
+
+
+def test_out_of_range_numbers_are_clear_errors_not_tracebacks(world):
+    from click.testing import CliRunner
+
+    from panelpay.cli import main
+
+    runner = world.app.test_cli_runner()
+    for bad in ("99999999999999999999", "0"):
+        result = runner.invoke(args=["panelpay", "replay", bad])
+        assert result.exit_code == 2 and "Invalid value for '[NOTIFICATION_ID]'" in result.output, result.output
+        assert "Traceback" not in result.output
+    for port in ("70675", "-1", "0"):
+        result = CliRunner().invoke(main, ["demo", "--port", port])
+        assert result.exit_code == 2 and "Invalid value for '--port'" in result.output, result.output

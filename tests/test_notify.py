@@ -308,7 +308,7 @@ def test_requests_to_paths_that_cannot_be_ours_are_logged_short_and_count_as_unk
                     content_type="application/x-www-form-urlencoded")
     logged = world.notifications()
     assert len(logged) == 3 and all(len(n.body) == 1024 for n in logged)
-    metrics = client.get("/payment/metrics?token=t").get_data(as_text=True)
+    metrics = client.get("/payment/metrics", headers={"Authorization": "Bearer t"}).get_data(as_text=True)
     assert 'kind="unknown"' in metrics and "kind0" not in metrics
 
 

@@ -249,6 +249,7 @@ def test_metrics_expose_the_counters_behind_a_token(make_app, sandbox, signer):
                urlencode(signer.epay(order["trade_no"], order["total"])))
     assert client.get("/payment/metrics").status_code == 401
     assert client.get("/payment/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/payment/metrics?token=s3cret-token").status_code == 401  # not in URLs (access logs)
     response = client.get("/payment/metrics", headers={"Authorization": "Bearer s3cret-token"})
     assert response.status_code == 200
     text = response.get_data(as_text=True)

@@ -1,4 +1,5 @@
-"""Prometheus metrics at ``<prefix>/metrics``, behind ``PANELPAY_METRICS_TOKEN`` (Bearer or ?token=)."""
+"""Prometheus metrics at ``<prefix>/metrics``, behind ``PANELPAY_METRICS_TOKEN`` sent as
+``Authorization: Bearer <token>`` (never in the URL, which access logs keep)."""
 from __future__ import annotations
 
 import hmac
@@ -16,7 +17,7 @@ def metrics_blueprint() -> Blueprint:
         token = state().settings.metrics_token
         if not token:
             abort(404)
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.args.get("token", "")
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return Response("wrong or missing token\n", status=401, mimetype="text/plain",
                             headers={"WWW-Authenticate": "Bearer"})
