@@ -104,6 +104,22 @@ def test_json_endpoints_refuse_other_content_types_and_cross_site_origins(world)
     assert broken.status_code == 400 and broken.get_json()["error"] == "bad_request"
 
 
+def test_behind_a_proxy_that_rewrites_host_the_site_url_is_this_site(make_app, sandbox):
+    """nginx passes "Host: 127.0.0.1:8000" to the app while the browser says "Origin:
+    https://panel.example.com": with PANELPAY_SITE_URL naming that address, checkout works; another site
+    is still refused."""
+    from tests.conftest import World
+
+    world = World(make_app(PANELPAY_SITE_URL="https://panel.example.com"), sandbox, configs=("epay",))
+    order = {"channel": world.channels["epay"]["uuid"], "amount": "10"}
+    alice = world.app.test_client()
+    assert alice.post(f"/_login/{world.alice_id}", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+    proxied = {"Host": "127.0.0.1:8000", "Origin": "https://panel.example.com"}
+    assert alice.post("/payment/api/orders", json=order, headers=proxied).status_code == 201
+    assert alice.post("/payment/api/orders", json=order,
+                      headers={**proxied, "Origin": "https://evil.example"}).status_code == 403
+
+
 def test_users_see_only_their_own_orders(world):
     order = world.order("epay")
     bob = login(world.app, add_user(world.app, "bob"))

@@ -57,13 +57,16 @@ def register_error_handlers(bp) -> None:
 
 
 def same_origin_only() -> None:
-    """Refuse a state-changing request from another site (the JSON endpoints' CSRF protection)."""
+    """Refuse a state-changing request from another site (the JSON endpoints' CSRF protection). This site
+    is the request's host, or the public address ``PANELPAY_SITE_URL`` names (behind a proxy that rewrites
+    the Host header, only the latter matches what the browser sends)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     origin = request.headers.get("Origin")
     if origin and origin != "null":
-        parts = urlsplit(origin)
-        if parts.netloc != request.host:
+        site = state().settings.site_url
+        ours = {request.host, urlsplit(site).netloc} if site else {request.host}
+        if urlsplit(origin).netloc not in ours:
             raise ApiError(403, "cross_origin", "Requests from another site are refused.")
     elif origin == "null" or request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise ApiError(403, "cross_origin", "Requests from another site are refused.")
