@@ -80,7 +80,11 @@ def normalise_domain(value: object) -> str | None:
             raise DomainError(_("Only http:// and https:// can receive callbacks: type, for example, "
                                  "%(example)s.", example=EXAMPLE))
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unclosed [IPv6 bracket, say
+        raise DomainError(_("That is not a valid address: type the scheme and host, for example %(example)s.",
+                            example=EXAMPLE)) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise DomainError(_("'%(scheme)s://' cannot receive callbacks: use https:// (or http://), for example "
@@ -165,12 +169,20 @@ def is_private_host(host: str) -> bool:
 
 
 def host_of(url: str | None) -> str:
-    return (urlsplit(url).hostname or "") if url else ""
+    """The host of a URL, or "" when it has none (or cannot be read)."""
+    try:
+        return (urlsplit(url).hostname or "") if url else ""
+    except ValueError:
+        return ""
 
 
 def port_of(url: str) -> int:
-    parts = urlsplit(url)
-    return parts.port or (443 if parts.scheme == "https" else 80)
+    """The port a URL reaches (its scheme's default when it names none, or cannot be read)."""
+    try:
+        parts = urlsplit(url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return 443 if url.startswith("https:") else 80
 
 
 def notify_url(state, channel, global_domain: str | None) -> str | None:

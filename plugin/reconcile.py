@@ -176,6 +176,10 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
                 return "error", order, str(exc)
             except TransientError as exc:
                 return "error", order, f"database: {exc}"
+            except Exception as exc:  # noqa: BLE001 - one order's failure never stops the run
+                log.exception("reconcile of order %s failed", order.trade_no)
+                return "error", order, f"order {order.trade_no} could not be checked ({type(exc).__name__}); " \
+                                       "the log has the details"
 
     with ThreadPoolExecutor(max_workers=state.settings.reconcile_concurrency) as pool:
         while True:
@@ -184,8 +188,10 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
                 break
             with transient_errors(), state.session() as session:
                 orders = session.execute(select(Order).where(Order.id.in_(ids))).scalars().all()
-            results = list(pool.map(work, orders))
-            _release(state, ids)
+            try:
+                results = list(pool.map(work, orders))
+            finally:
+                _release(state, ids)
             for outcome, order, error in results:
                 summary.queried += 1
                 counter = "errors" if outcome == "error" else outcome

@@ -103,6 +103,10 @@ def clean_channel_config(state, kind: str, incoming: dict, previous: Channel | N
     unknown = sorted(set(incoming) - set(fields))
     if unknown:
         raise ConfigInvalid({key: ["unknown field for this kind"] for key in unknown})
+    shapeless = {key: ["Must be text or a number."] for key, value in incoming.items()
+                 if isinstance(value, (dict, list, tuple))}
+    if shapeless:
+        raise ConfigInvalid(shapeless)
     stored = full_config(state, previous) if previous is not None else {}
     merged: dict[str, Any] = {}
     for key, spec in fields.items():

@@ -136,8 +136,12 @@ def http_url(errors: Errors, field: str, value: str, example: str) -> str | None
     """An http(s) URL with a host and no credentials or fragment, else None with the error recorded."""
     if not value:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError past 65535
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or " " in value or port == 0:
         add(errors, field, f"{field} must be an http:// or https:// URL such as {example}.")
         return None
     if parts.username or parts.password or parts.fragment:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, jsonify, make_response, request
 from marshmallow import Schema, ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..db import TransientError
 from ..i18n import localized
+
+log = logging.getLogger("panelpay")
 
 
 class ApiError(Exception):
@@ -47,6 +50,13 @@ def register_error_handlers(bp) -> None:
     @bp.errorhandler(TransientError)
     def transient(exc: TransientError):
         return error_response(503, "unavailable", "The database is unavailable; try again in a moment.")
+
+    @bp.errorhandler(SQLAlchemyError)
+    def database(exc: SQLAlchemyError):
+        log.error("database error answering %s %s: %s", request.method, request.path, type(exc).__name__,
+                  exc_info=exc)
+        return error_response(503, "unavailable", "The database cannot answer right now (it may be down, or "
+                              "PanelPay's tables missing: run flask panelpay db upgrade); try again in a moment.")
 
     for status, code in ((400, "bad_request"), (401, "unauthenticated"), (403, "forbidden"), (404, "not_found"),
                          (405, "method_not_allowed"), (409, "conflict"), (413, "too_large"),
@@ -85,8 +95,13 @@ def json_body(schema: Schema, *, partial: bool = False, allow_empty: bool = Fals
         data = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "bad_request", "The body is not valid JSON.") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "The body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "The body must be a JSON object.")
+    if not _unicode(data):
+        raise ApiError(400, "bad_request", "The body holds text that is not valid Unicode (a lone surrogate such "
+                       "as \\ud800).")
     if allow_empty and not data:
         return {}
     try:
@@ -95,6 +110,23 @@ def json_body(schema: Schema, *, partial: bool = False, allow_empty: bool = Fals
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         fields = {k: v if isinstance(v, list) else [json.dumps(v)] for k, v in messages.items()}
         raise ApiError(422, "invalid", "Some fields are invalid.", fields) from None
+
+
+def _unicode(document) -> bool:
+    """Whether every text in a decoded JSON document can be stored (JSON may escape lone surrogates)."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return True
 
 
 def require_user() -> str:
@@ -138,12 +170,18 @@ def dump(schema: Schema, obj, status: int = 200, many: bool = False):
     return make_response(jsonify(schema.dump(obj, many=many)), status)
 
 
+#: The last page number a list answers (beyond it no database can skip rows in reasonable time).
+MAX_PAGE = 100_000
+
+
 def page_args(max_per_page: int = 200) -> tuple[int, int]:
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = int(request.args.get("page", 1))
         per_page = min(max_per_page, max(1, int(request.args.get("per_page", 50))))
     except ValueError:
-        raise ApiError(400, "bad_request", "page and per_page must be integers.") from None
+        raise ApiError(400, "bad_request", "page and per_page must be whole numbers.") from None
+    if not 1 <= page <= MAX_PAGE:
+        raise ApiError(400, "bad_request", f"page must be between 1 and {MAX_PAGE}.")
     return page, per_page
 
 

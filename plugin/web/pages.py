@@ -9,7 +9,7 @@ Every view runs in PanelPay's locale (:func:`panelpay.i18n.localized`) and exten
 from __future__ import annotations
 
 from flask import Blueprint
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..db import TransientError
 from ..i18n import gettext as _, init_babel, localized
@@ -32,6 +32,7 @@ def pages_blueprint() -> Blueprint:
                        message=_("This address holds characters that cannot be used."))
 
     @bp.errorhandler(TransientError)
+    @bp.errorhandler(SQLAlchemyError)
     @localized
     def unavailable(exc):
         return render("panelpay/message.html", 503, title=_("Temporarily unavailable"),
