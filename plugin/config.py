@@ -96,6 +96,14 @@ def _bool(value: Any) -> bool:
     raise ValueError("must be true or false")
 
 
+def _csp(value: Any) -> str:
+    if value is None or value is False:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be 'default', '' (none: the host sends its own) or a policy string")
+    return value.strip()
+
+
 def _template(value: Any) -> str:
     if not isinstance(value, str) or not value.endswith(".html"):
         raise ValueError("must be a template name such as 'layout.html' with a 'content' block")
@@ -119,6 +127,8 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_DOCTOR_TIMEOUT": (5.0, _positive_number),
     "PANELPAY_LOCK_TIMEOUT": (5, _positive_int),
     "PANELPAY_MAX_NOTIFY_BYTES": (65536, _positive_int),
+    "PANELPAY_MAX_REQUEST_BYTES": (262144, _positive_int),
+    "PANELPAY_CONTENT_SECURITY_POLICY": ("default", _csp),
     "PANELPAY_SPOOL_DIR": (None, _optional_path),
     "PANELPAY_ALERT_WEBHOOK": (None, _optional_url),
     "PANELPAY_METRICS_TOKEN": (None, _optional_str),
@@ -145,6 +155,8 @@ class Settings:
     doctor_timeout: float
     lock_timeout: int
     max_notify_bytes: int
+    max_request_bytes: int
+    content_security_policy: str
     spool_dir: str
     alert_webhook: str | None
     metrics_token: str | None

@@ -8,6 +8,7 @@ from flask import Flask
 
 from ..conflicts import host_findings, route_findings
 from . import csrf
+from .guards import guard
 
 log = logging.getLogger("panelpay")
 
@@ -26,8 +27,13 @@ def register_web(app: Flask, state) -> None:
     from .pages import pages_blueprint
 
     prefix = state.settings.url_prefix
-    for blueprint in (callbacks_blueprint(), api_blueprint(), admin_api_blueprint(), pages_blueprint(),
-                      metrics_blueprint(), openapi_blueprint()):
+    pages, callbacks = pages_blueprint(), callbacks_blueprint()
+    guard(pages, pages=True)
+    guard(callbacks, body_limit=False)  # the notify path bounds its body itself (PANELPAY_MAX_NOTIFY_BYTES)
+    blueprints = [pages, callbacks, api_blueprint(), admin_api_blueprint(), metrics_blueprint(), openapi_blueprint()]
+    for blueprint in blueprints[2:]:
+        guard(blueprint)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint, url_prefix=prefix)
     if state.sandbox is not None:
         app.register_blueprint(state.sandbox.blueprint(), url_prefix=prefix + "/sandbox")

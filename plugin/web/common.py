@@ -59,7 +59,7 @@ def register_error_handlers(bp) -> None:
                               "PanelPay's tables missing: run flask panelpay db upgrade); try again in a moment.")
 
     for status, code in ((400, "bad_request"), (401, "unauthenticated"), (403, "forbidden"), (404, "not_found"),
-                         (405, "method_not_allowed"), (409, "conflict"), (413, "too_large"),
+                         (405, "method_not_allowed"), (409, "conflict"), (411, "length_required"), (413, "too_large"),
                          (415, "unsupported_media_type"), (422, "invalid")):
         def handler(exc, status=status, code=code):
             return error_response(status, code, getattr(exc, "description", None) or code.replace("_", " "))

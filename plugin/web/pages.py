@@ -31,6 +31,14 @@ def pages_blueprint() -> Blueprint:
         return render("panelpay/message.html", 400, title=_("Not a valid address"),
                        message=_("This address holds characters that cannot be used."))
 
+    @bp.errorhandler(411)
+    @bp.errorhandler(413)
+    @localized
+    def too_large(exc):
+        return render("panelpay/message.html", exc.code, title=_("The form is too large"),
+                      message=_("PanelPay did not accept this form: it is larger than any of its pages sends. "
+                                "Go back and try again."))
+
     @bp.errorhandler(TransientError)
     @bp.errorhandler(SQLAlchemyError)
     @localized

@@ -12,6 +12,7 @@ from ..money import format_money
 from ..orders import current_payment, load_order
 from ..store import NotFound, get_settings, list_channels
 from .common import state
+from .guards import allow_forms_to
 from .rendering import channel_view, iso, render, require_user
 
 
@@ -22,8 +23,9 @@ def register(bp: Blueprint) -> None:
         """Amount, channel, fee and total; paying and the order history run in checkout.js."""
         require_user()
         st, locale = state(), page_locale()
-        channels = [channel_view(c, locale) for c in list_channels(st, enabled_only=True)
-                    if c.kind in st.channel_kinds]
+        offered = [c for c in list_channels(st, enabled_only=True) if c.kind in st.channel_kinds]
+        allow_forms_to(st, offered)  # the page posts the new order's payment form to its gateway
+        channels = [channel_view(c, locale) for c in offered]
         presets = [format_money(p) for p in st.settings.amount_presets]
         data = {
             "strings": js_strings(),
@@ -44,6 +46,7 @@ def register(bp: Blueprint) -> None:
             return render("panelpay/message.html", 404, title=_("Order not found"),
                            message=_("There is no such order among your top-ups."))
         pay = current_payment(state(), order)
+        allow_forms_to(state(), [order.channel])
         pending = order.status == PENDING
         qr = pay.get("qr_code") if pending and pay.get("method") == "qrcode" else None
         data = {

@@ -36,15 +36,22 @@ def browser():
 
 @pytest.fixture
 def login(browser, demo):
-    """Factory: ``login("alice", **context_options)`` → a logged-in browser context, closed afterwards."""
-    contexts = []
+    """Factory: ``login("alice", **context_options)`` → a logged-in browser context, closed afterwards.
+    Every page it opens is watched: a Content-Security-Policy violation fails the test."""
+    contexts, violations = [], []
+
+    def watch(page):
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
 
     def factory(username: str, **options):
         context = logged_in_context(browser, demo.base_url, username, **options)
         context.set_default_timeout(15000)
+        context.on("page", watch)
         contexts.append(context)
         return context
 
     yield factory
     for context in contexts:
         context.close()
+    assert violations == [], violations

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.browser.demo_server import launch_chromium, logged_in_context, start_demo
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -48,7 +50,7 @@ def take_screenshots(browser, base_url: str, output: Path) -> list[Path]:
 
         page.click("#pp-pay")
         page.wait_for_url("**/payment/orders/**")
-        page.wait_for_function("document.getElementById('pp-countdown').innerText.length > 0")
+        expect(page.locator("#pp-countdown")).not_to_have_text("")
         page.screenshot(path=shots[1], full_page=True)
 
         settings = admin.new_page()
