@@ -95,7 +95,8 @@ def clean_channel_config(state, kind: str, incoming: dict, previous: Channel | N
     """Validate a channel config for saving; returns (public, secret) parts. Raises ConfigInvalid.
 
     A blank or masked secret keeps the stored value (secrets are write-only), so editing a channel's name
-    does not require pasting its keys again.
+    does not require pasting its keys again. Changing where the channel's requests go (any of its URL
+    fields) does: a secret is only ever sent where it was entered for.
     """
     if kind not in state.channel_kinds:
         raise ConfigInvalid({"kind": [f"unknown channel kind; use one of {', '.join(sorted(state.channel_kinds))}"]})
@@ -119,6 +120,14 @@ def clean_channel_config(state, kind: str, incoming: dict, previous: Channel | N
             value = "" if value is None else str(value)
         merged[key] = value
     cleaned = state.channel_kinds[kind].clean_config(merged)
+    moved = [key for key, spec in fields.items() if spec.type == "url" and previous is not None
+             and str(cleaned.get(key, "")).rstrip("/") != str(stored.get(key, "")).rstrip("/")]
+    if moved:
+        kept = {key: [f"Enter it again: {', '.join(moved)} changed, and a secret is only ever sent where it was "
+                      "entered for."]
+                for key, spec in fields.items() if spec.secret and stored.get(key) and incoming.get(key) in (None, "", MASK)}
+        if kept:
+            raise ConfigInvalid(kept)
     secret_keys = state.manifest.secret_keys(kind)
     public = {k: v for k, v in cleaned.items() if k not in secret_keys}
     secret = {k: v for k, v in cleaned.items() if k in secret_keys and v}

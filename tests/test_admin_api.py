@@ -210,3 +210,29 @@ def test_openapi_document_validates_and_lists_every_endpoint(world):
     for path in ("/payment/api/orders", "/payment/admin/api/settings", "/payment/admin/api/doctor",
                  "/payment/admin/api/notifications/{id}/replay", "/payment/admin/api/reconcile"):
         assert path in document["paths"]
+
+
+def test_moving_a_channel_to_another_gateway_needs_its_secrets_entered_again(world, sandbox):
+    """An admin who cannot read the write-only key must not learn it by pointing the channel at a server of
+    their own: the stored key is never sent to a gateway address it was not entered for."""
+    from tests.support.servers import stand_in
+
+    uuid = world.channels["epay"]["uuid"]
+    with stand_in(200, b'{"code": -1, "msg": "no such order"}', Content_Type="application/json") as evil:
+        moved = world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"config": {"gateway": evil + "/"}})
+        assert moved.status_code == 422
+        assert "Enter it again: gateway changed" in moved.get_json()["fields"]["config.key"][0]
+        shown = world.admin.get(f"/payment/admin/api/channels/{uuid}").get_json()["config"]
+        assert shown["gateway"] != evil + "/"  # nothing was saved
+        rekeyed = world.admin.patch(f"/payment/admin/api/channels/{uuid}",
+                                    json={"config": {"gateway": evil + "/", "key": "a-new-key-for-the-new-site"}})
+        assert rekeyed.status_code == 200
+    renamed = world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"name": "renamed", "config": {}})
+    assert renamed.status_code == 200  # the address unchanged: the stored key stays without retyping
+
+
+def test_moving_an_alipay_channel_needs_its_app_key_again(world):
+    uuid = world.channels["alipay"]["uuid"]
+    moved = world.admin.patch(f"/payment/admin/api/channels/{uuid}",
+                              json={"config": {"gateway": "https://openapi.alipay.com/gateway.do"}})
+    assert moved.status_code == 422 and set(moved.get_json()["fields"]) == {"config.app_private_key"}
