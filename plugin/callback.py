@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import has_request_context, request
 
+from . import outbound
 from .i18n import gettext
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -55,12 +56,14 @@ class Finding:
         return data
 
 
-def normalise_domain(value: object) -> str | None:
+def normalise_domain(value: object, *, allow_private: bool | None = None) -> str | None:
     """Normalise an override to ``scheme://host[:port]``; ``None`` or ``""`` clears it.
 
     Accepts ``pay.example.com``, ``https://pay.example.com/`` and ``http://pay.example.com:8080``. Refuses a
     path (a pasted notify or gateway URL included), a query, a fragment, credentials, spaces, wildcards and
-    schemes other than http(s), raising :class:`DomainError` with what to type instead.
+    schemes other than http(s), raising :class:`DomainError` with what to type instead. With
+    ``allow_private`` given (``PANELPAY_ALLOW_PRIVATE_URLS``), also a host PanelPay would not call
+    (:mod:`panelpay.outbound`): the doctor probes the domain.
     """
     if value is None:
         return None
@@ -117,6 +120,8 @@ def normalise_domain(value: object) -> str | None:
     host = _clean_host(host)
     if port is not None and not 0 < port < 65536:
         raise DomainError(_("The port must be between 1 and 65535."))
+    if allow_private is not None:
+        _callable(host, allow_private)
     default_port = 443 if scheme == "https" else 80
     shown_host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown_host}" + (f":{port}" if port and port != default_port else "")
@@ -166,6 +171,22 @@ def is_private_host(host: str) -> bool:
     except ValueError:
         return "." not in host
     return address.is_private or address.is_loopback or address.is_link_local or address.is_unspecified
+
+
+def _callable(host: str, allow_private: bool) -> None:
+    """Refuse a callback host PanelPay would not call (the doctor probes it), saying what to type."""
+    reason = outbound.refusal(host, allow_private=allow_private)
+    if reason == "numeric":
+        raise DomainError(_("%(host)s is an IP address written in an unusual form: write it as four numbers "
+                            "(a.b.c.d), or type the domain name.", host=host))
+    if reason == "private":
+        raise DomainError(_("%(host)s is a loopback or private address that a gateway on the internet cannot "
+                            "reach: type the site's public domain, such as %(example)s (an operator whose gateway "
+                            "is on the same network sets PANELPAY_ALLOW_PRIVATE_URLS).", host=host, example=EXAMPLE))
+    if reason is not None:
+        raise DomainError(_("%(host)s is not an address gateways can call back (a link-local, metadata or "
+                            "unroutable address): type the site's public domain, such as %(example)s.",
+                            host=host, example=EXAMPLE))
 
 
 def host_of(url: str | None) -> str:

@@ -137,6 +137,7 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_GATEWAY_RATE_LIMIT": (200, _positive_int),
     "PANELPAY_NOTIFY_SILENCE": (3600, _positive_int),
     "PANELPAY_SANDBOX": (False, _bool),
+    "PANELPAY_ALLOW_PRIVATE_URLS": (False, _bool),
     "PANELPAY_DEFAULT_LOCALE": ("en", _locale),
     "PANELPAY_BASE_TEMPLATE": ("panelpay/base.html", _template),
 }
@@ -165,6 +166,7 @@ class Settings:
     gateway_rate_limit: int
     notify_silence: int
     sandbox: bool
+    allow_private_urls: bool
     default_locale: str
     base_template: str
 

@@ -15,6 +15,7 @@ import requests
 from .callback import Finding, notify_url
 from .callback import translate as _
 from .conflicts import all_findings
+from .outbound import RefusedAddress
 from .probe import PROBE_PARAM, new_nonce, proof
 from .store import get_settings, list_channels
 
@@ -53,9 +54,14 @@ def probe(state, channel, url: str, method: str):
     name = _("'%(name)s' (%(method)s %(url)s)", name=channel.name, method=method, url=url)
     level = "error" if method in _callback_methods(state, channel) else "warning"
     try:
-        response = requests.request(method, url, params={PROBE_PARAM: nonce}, allow_redirects=False,
-                                    timeout=state.settings.doctor_timeout,
-                                    headers={"User-Agent": "PanelPay-Doctor/0.1", "Content-Length": "0"})
+        response = state.http_for("doctor").request(method, url, params={PROBE_PARAM: nonce},
+                                                    timeout=state.settings.doctor_timeout,
+                                                    headers={"User-Agent": "PanelPay-Doctor/0.1", "Content-Length": "0"})
+    except RefusedAddress:
+        return Finding("refused_address", "error", _(
+            "%(probe)s: PanelPay does not send requests to this address (a link-local, metadata, or, without "
+            "PANELPAY_ALLOW_PRIVATE_URLS, a private or loopback one). Use the site's public domain.", probe=name),
+            channel.uuid)
     except requests.exceptions.SSLError as exc:
         return Finding("tls_error", "error", _(
             "%(probe)s: the TLS handshake failed (%(error)s). Gateways refuse broken certificates: fix the "

@@ -17,6 +17,7 @@ from .channels.common import describe
 from .config import Settings, read_settings
 from .manifest import Manifest, load_manifest
 from .metrics import Metrics
+from .outbound import GuardedSession
 from .vault import Vault
 
 
@@ -66,11 +67,12 @@ class State:
 
     # -- channels ---------------------------------------------------------------------------------
     def http_for(self, key: str) -> requests.Session:
-        """One pooled HTTP session per channel (connections kept alive between calls)."""
+        """One pooled HTTP session per channel (connections kept alive between calls), guarded: no
+        redirects followed, no request to an address :mod:`panelpay.outbound` refuses."""
         with self._lock:
             session = self._http.get(key)
             if session is None:
-                session = requests.Session()
+                session = GuardedSession(allow_private=self.settings.allow_private_urls)
                 session.headers["User-Agent"] = "PanelPay/0.1"
                 adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
                 session.mount("http://", adapter)

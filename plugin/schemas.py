@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .callback import DomainError, normalise_domain
@@ -26,6 +27,11 @@ class Money(fields.Field):
             raise self.make_error("invalid") from exc
 
 
+def allow_private_urls() -> bool:
+    """``PANELPAY_ALLOW_PRIVATE_URLS`` of the current app."""
+    return current_app.extensions["panelpay"].settings.allow_private_urls
+
+
 class Domain(fields.Field):
     """A callback-domain override: normalised to ``scheme://host[:port]``; ``""`` or null clears it."""
 
@@ -34,7 +40,7 @@ class Domain(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            return normalise_domain(value)
+            return normalise_domain(value, allow_private=allow_private_urls())
         except DomainError as exc:
             raise ValidationError(str(exc)) from exc
 

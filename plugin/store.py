@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from .channels.base import Channel as ChannelImpl
 from .channels.base import ConfigInvalid, GatewayError
+from . import outbound
 from .models import Channel, Order, Setting, utcnow
 from .vault import SecretsUnreadable
 
@@ -120,6 +121,11 @@ def clean_channel_config(state, kind: str, incoming: dict, previous: Channel | N
             value = "" if value is None else str(value)
         merged[key] = value
     cleaned = state.channel_kinds[kind].clean_config(merged)
+    refused = {key: [f"PanelPay does not call this address: {outbound.explain(reason, outbound.host_text(cleaned[key]))}."]
+               for key, spec in fields.items() if spec.type == "url" and cleaned.get(key)
+               and (reason := outbound.url_refusal(cleaned[key], allow_private=state.settings.allow_private_urls))}
+    if refused:
+        raise ConfigInvalid(refused)
     moved = [key for key, spec in fields.items() if spec.type == "url" and previous is not None
              and str(cleaned.get(key, "")).rstrip("/") != str(stored.get(key, "")).rstrip("/")]
     if moved:

@@ -39,6 +39,7 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 30}} if db_url.startswith("sqlite") else {},
         PANELPAY_SITE_URL=site_url,
         PANELPAY_SANDBOX=True,
+        PANELPAY_ALLOW_PRIVATE_URLS=True,  # the sandbox gateways answer on this machine
         PANELPAY_BASE_TEMPLATE="demo/layout.html",
     )
     app.config.update(config or {})

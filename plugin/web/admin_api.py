@@ -81,7 +81,8 @@ def admin_api_blueprint() -> Blueprint:
         data = json_body(DomainCheckIn())
         st = state()
         try:
-            domain = callback.normalise_domain(data.get("callback_domain"))
+            domain = callback.normalise_domain(data.get("callback_domain"),
+                                               allow_private=st.settings.allow_private_urls)
         except callback.DomainError as exc:
             return dump(DomainCheckOut(), {"valid": False, "error": str(exc), "callback_domain": None,
                                            "effective_notify_base": None, "conflicts": []})

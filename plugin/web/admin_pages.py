@@ -62,7 +62,7 @@ def register(bp: Blueprint) -> None:
     def admin_page():
         """The settings page: plugin switch, callback domain, channels, doctor, delivery log, orders."""
         st = _require_admin()
-        return _adminrender(st)
+        return _settings_page(st)
 
     @bp.post("/admin/settings")
     @localized
@@ -83,9 +83,9 @@ def register(bp: Blueprint) -> None:
             return _back("callback")
         typed = request.form.get("callback_domain", "")
         try:
-            domain = callback.normalise_domain(typed)
+            domain = callback.normalise_domain(typed, allow_private=st.settings.allow_private_urls)
         except callback.DomainError as exc:
-            return _adminrender(st, 422, domain_value=typed, domain_errors=[str(exc)])
+            return _settings_page(st, 422, domain_value=typed, domain_errors=[str(exc)])
         put_settings(st, {"callback_domain": domain})
         _notice("ok", _("Callback domain saved."))
         return _back("callback")
@@ -174,7 +174,7 @@ def _channel_or_404(st, uuid: str):
         abort(404)
 
 
-def _adminrender(st, status: int = 200, domain_value: str | None = None, domain_errors: list | None = None):
+def _settings_page(st, status: int = 200, domain_value: str | None = None, domain_errors: list | None = None):
     locale = page_locale()
     settings = settings_document(st)
     rows = list_channels(st)

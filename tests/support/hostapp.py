@@ -73,6 +73,7 @@ def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = No
         SQLALCHEMY_DATABASE_URI=db_url,
         SQLALCHEMY_ENGINE_OPTIONS=options,
         PANELPAY_SITE_URL="http://127.0.0.1:5999",
+        PANELPAY_ALLOW_PRIVATE_URLS=True,  # the sandbox gateways and stand-in servers are on 127.0.0.1
         TESTING=True,
     )
     app.config.update(config or {})
