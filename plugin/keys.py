@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import re
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -143,3 +145,33 @@ def certificate_public_key(text: str) -> rsa.RSAPublicKey:
     if not isinstance(key, rsa.RSAPublicKey):
         raise KeyFormatError("certificate does not hold an RSA key")
     return key
+
+
+def chain_problem(certificates: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...],
+                  now: datetime.datetime) -> str | None:
+    """What is wrong with the chain from ``certificates[0]`` (intermediates may follow it in the same
+    file) up to one of ``roots``, or None: each link must be signed by the next, and each certificate valid
+    at ``now`` (aware)."""
+    pool = list(certificates[1:]) + list(roots)
+    current = certificates[0]
+    for _ in range(len(pool) + 1):
+        if not current.not_valid_before_utc <= now <= current.not_valid_after_utc:
+            when = current.not_valid_after_utc if now > current.not_valid_after_utc else current.not_valid_before_utc
+            state = "expired on" if now > current.not_valid_after_utc else "is not valid before"
+            return f"the certificate {current.subject.rfc4514_string()[:80]} {state} {when:%Y-%m-%d}"
+        if any(current == root for root in roots):
+            return None
+        issuer = next((candidate for candidate in pool if candidate != current and _issued(current, candidate)), None)
+        if issuer is None:
+            return "it was not issued by the Alipay root certificate (alipay_root_cert)"
+        current = issuer
+    return "its chain to the Alipay root certificate cannot be followed"
+
+
+def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``certificate`` (names and signature checked)."""
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True

@@ -267,6 +267,13 @@ def _clean_certs(errors: common.Errors, values: dict, app_key) -> tuple | None:
         common.add(errors, "alipay_cert", f"alipay_cert is the app certificate, not Alipay's. {_HINTS['alipay_cert']}")
     root_sn = common.load(errors, "alipay_root_cert", values["alipay_root_cert"] if found["alipay_root_cert"] else "",
                           keys.root_cert_sn, _HINTS["alipay_root_cert"])
+    roots = found["alipay_root_cert"]
+    for field in ("app_cert", "alipay_cert"):
+        if found[field] and roots and field not in errors:
+            problem = keys.chain_problem(found[field], roots, _now())
+            if problem:
+                common.add(errors, field, f"{field} cannot be trusted: {problem}. Paste the certificates the Alipay "
+                           f"console issued together (应用公钥证书, 支付宝公钥证书, 支付宝根证书). {_HINTS[field]}")
     if any(field in errors for field in _CERT_FIELDS) or not (app_cert and alipay_cert and root_sn):
         return None
     return keys.cert_sn(app_cert[0]), root_sn, alipay_cert_key, keys.cert_sn(alipay_cert[0])

@@ -35,7 +35,7 @@ def alipay_certs(rsa_keys):
     alipay = fakes.certificate(fakes.name("alipay", ou="Alipay"), rsa_keys["alipay"].public_key(), issuer, ca_key,
                                0x20240199887766554433221100)
     return {
-        "root": root, "root2": root2, "app": app, "alipay": alipay,
+        "root": root, "root_key": ca_key, "root2": root2, "app": app, "alipay": alipay,
         "root_pem": fakes.pem(root, fakes.ec_root(), root2),
         "app_pem": fakes.pem(app), "alipay_pem": fakes.pem(alipay),
     }

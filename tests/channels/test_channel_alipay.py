@@ -120,6 +120,47 @@ def test_app_cert_in_the_alipay_cert_field_is_refused(cert_config, alipay_certs)
     assert "alipayCertPublicKey_RSA2.crt" in info.value.fields["alipay_cert"][0]
 
 
+def _issued(subject_key, issuer_name, issuer_key, *, cn="alipay", serial=99, days=(-30, 3650)):
+    """A certificate for ``subject_key`` signed by ``issuer_key``, valid from/to ``days`` around now."""
+    from cryptography.hazmat.primitives import hashes
+
+    now = dt.datetime.now(dt.timezone.utc)
+    return (fakes.x509.CertificateBuilder().subject_name(fakes.name(cn, ou="Alipay")).issuer_name(issuer_name)
+            .public_key(subject_key.public_key()).serial_number(serial)
+            .not_valid_before(now + dt.timedelta(days=days[0])).not_valid_after(now + dt.timedelta(days=days[1]))
+            .sign(issuer_key, hashes.SHA256()))
+
+
+def test_an_alipay_cert_not_issued_by_the_root_is_refused(cert_config, rsa_keys):
+    """A certificate made by anyone for a key of their own must not become the key notifications are
+    verified with: the chain up to alipay_root_cert is checked when the channel is saved."""
+    impostor_ca = fakes.new_key()
+    forged = _issued(rsa_keys["alipay"], fakes.name("Ant Financial Test Root"), impostor_ca)
+    with pytest.raises(ConfigInvalid) as info:
+        AlipayChannel.clean_config(cert_config(alipay_cert=fakes.pem(forged)))
+    assert "not issued by the Alipay root certificate" in info.value.fields["alipay_cert"][0]
+
+
+def test_an_expired_or_not_yet_valid_certificate_is_refused(cert_config, rsa_keys, alipay_certs):
+    root_key, root_name = alipay_certs["root_key"], alipay_certs["root"].subject
+    for days, words in (((-800, -10), "expired on"), ((10, 800), "is not valid before")):
+        stale = _issued(rsa_keys["alipay"], root_name, root_key, days=days)
+        with pytest.raises(ConfigInvalid) as info:
+            AlipayChannel.clean_config(cert_config(alipay_cert=fakes.pem(stale)))
+        assert words in info.value.fields["alipay_cert"][0]
+
+
+def test_a_certificate_issued_through_an_intermediate_in_the_same_file_is_accepted(cert_config, rsa_keys,
+                                                                                     alipay_certs):
+    """Alipay's alipayCertPublicKey_RSA2.crt holds the certificate and the intermediate that issued it."""
+    intermediate_key = fakes.new_key()
+    intermediate = _issued(intermediate_key, alipay_certs["root"].subject, alipay_certs["root_key"],
+                           cn="Ant Financial Class 2 R1", serial=5)
+    leaf = _issued(rsa_keys["alipay"], intermediate.subject, intermediate_key)
+    cleaned = AlipayChannel.clean_config(cert_config(alipay_cert=fakes.pem(leaf, intermediate)))
+    assert cleaned["alipay_cert"]
+
+
 def test_root_bundle_without_an_rsa_root_is_refused(cert_config):
     with pytest.raises(ConfigInvalid) as info:
         AlipayChannel.clean_config(cert_config(alipay_root_cert=fakes.pem(fakes.ec_root())))
