@@ -138,6 +138,8 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_NOTIFY_SILENCE": (3600, _positive_int),
     "PANELPAY_SANDBOX": (False, _bool),
     "PANELPAY_ALLOW_PRIVATE_URLS": (False, _bool),
+    "PANELPAY_ORDERS_PER_USER": (10, _positive_int),
+    "PANELPAY_CHECK_INTERVAL": (10, _positive_int),
     "PANELPAY_DEFAULT_LOCALE": ("en", _locale),
     "PANELPAY_BASE_TEMPLATE": ("panelpay/base.html", _template),
 }
@@ -167,6 +169,8 @@ class Settings:
     notify_silence: int
     sandbox: bool
     allow_private_urls: bool
+    orders_per_user: int
+    check_interval: int
     default_locale: str
     base_template: str
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import url_for
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from . import callback
 from .channels.base import GatewayError, PaymentStatus, PayRequest
@@ -78,6 +78,7 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
             raise OrderRefused(f"the maximum top-up on this channel is {channel.max_amount:.2f}", field="amount")
         priced = quote(channel, amount)
         now = utcnow()
+        _within_order_limit(state, session_user=user_id, now=now)
         order = Order(
             trade_no=new_trade_no(),
             user_id=user_id,
@@ -109,6 +110,23 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
             .values(pay=json.dumps(action.as_dict()), gateway_trade_no=action.gateway_trade_no)
         )
     return load_order(state, order.trade_no)
+
+
+#: The window the per-user order limit (PANELPAY_ORDERS_PER_USER) counts in.
+ORDER_WINDOW = timedelta(minutes=10)
+
+
+def _within_order_limit(state, *, session_user: str, now) -> None:
+    """Refuse a new order (429) when the user created PANELPAY_ORDERS_PER_USER of them in the last 10
+    minutes: each order may call the gateway, so one account must not be able to multiply those calls."""
+    limit = state.settings.orders_per_user
+    with state.session() as session:
+        recent = session.execute(select(func.count()).select_from(Order).where(
+            Order.user_id == session_user, Order.created_at > now - ORDER_WINDOW)).scalar_one()
+    if recent >= limit:
+        raise OrderRefused(f"You have started {recent} top-ups in the last 10 minutes, the most PanelPay allows: "
+                           "pay one of them (they stay open), or start a new one in a few minutes.",
+                           code="too_many_orders", status=429)
 
 
 def _pay_request(state, order: Order, channel: Channel, mobile: bool) -> PayRequest:
@@ -154,12 +172,20 @@ def sync_order(state, order: Order, *, source: str = "query") -> Settlement | No
     """Ask the gateway about one order now and settle it if paid (the single-order active query).
 
     Used by the "I have paid" button and the return route. Returns the settlement when the gateway says
-    paid, else None. Raises :class:`GatewayError` when the gateway cannot answer.
+    paid, else None. Raises :class:`GatewayError` when the gateway cannot answer, and :class:`OrderRefused`
+    (429) when it was asked about this order less than PANELPAY_CHECK_INTERVAL seconds ago.
     """
     impl = channel_impl(state, order.channel)
-    report = impl.query(order.trade_no)
+    now = utcnow()
+    interval = timedelta(seconds=state.settings.check_interval)
     with transient_errors(), state.session() as session, session.begin():
-        session.execute(update(Order).where(Order.id == order.id).values(queried_at=utcnow()))
+        claimed = session.execute(  # one query per order per interval, however many clicks or workers
+            update(Order).where(Order.id == order.id, or_(Order.queried_at.is_(None), Order.queried_at <= now - interval))
+            .values(queried_at=now).execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise OrderRefused(f"The gateway was asked about this order moments ago; ask again in "
+                           f"{state.settings.check_interval} seconds.", code="too_soon", status=429)
+    report = impl.query(order.trade_no)
     return settle_report(order, impl, report, source)
 
 

@@ -272,7 +272,7 @@ def test_two_reconcile_processes_at_once_credit_each_paid_order_once_and_query_e
     from panelpay.orders import create_order
     from tests.conftest import database_url
 
-    live = live_factory(("epay_mapi",))
+    live = live_factory(("epay_mapi",), PANELPAY_ORDERS_PER_USER=1000)
     live.sandbox.behaviour.drop = True
     uuid = live.channels["epay_mapi"]["uuid"]
     trade_nos = []
@@ -360,3 +360,40 @@ def test_one_order_that_fails_unexpectedly_never_stops_the_run(live_factory):
     assert "could not be checked (RuntimeError)" in summary.gateway_errors[crashing["uuid"]]
     assert live.status(paid) == "paid" and live.balance() == Decimal("10.00")
     assert live.row(broken.json()).lease_until is None
+
+
+def test_one_account_cannot_multiply_gateway_calls(live_factory):
+    """Orders per user are bounded in any 10 minutes, and "I have paid" asks the gateway about an order at
+    most once per PANELPAY_CHECK_INTERVAL, however fast the clicks: both answer 429 with a sentence."""
+    live = live_factory(("epay_mapi",), PANELPAY_ORDERS_PER_USER=3, PANELPAY_CHECK_INTERVAL=60)
+    orders = [live.order("epay_mapi") for _ in range(3)]
+    refused = live.alice.post(f"{live.base}/payment/api/orders",
+                              json={"channel": live.channels["epay_mapi"]["uuid"], "amount": "10.00"})
+    assert refused.status_code == 429 and refused.json()["error"] == "too_many_orders"
+    assert "in the last 10 minutes" in refused.json()["message"]
+    sync = f"{live.base}/payment/api/orders/{orders[0]['trade_no']}/sync"
+    clicks = [live.alice.post(sync, json={}) for _ in range(20)]
+    assert [c.status_code for c in clicks].count(200) == 1
+    assert {c.json()["error"] for c in clicks if c.status_code != 200} == {"too_soon"}
+    assert live.sandbox.order(orders[0]["trade_no"])["queries"] == 1
+
+
+def test_reconcile_asks_about_old_orders_rarely_and_new_ones_often(live_factory):
+    """A back-off per order: one queried a minute ago is asked again when it is minutes old, not when it is
+    hours old; a one-minute cron no longer queries every order every minute."""
+    live = live_factory(("epay_mapi",))
+    young, old = live.order("epay_mapi"), live.order("epay_mapi")
+    now = utcnow()
+    with live.app.app_context(), live.state.session() as session, session.begin():
+        session.execute(sa.update(Order).where(Order.trade_no == young["trade_no"])
+                        .values(created_at=now - timedelta(minutes=3), queried_at=now - timedelta(minutes=1)))
+        session.execute(sa.update(Order).where(Order.trade_no == old["trade_no"])
+                        .values(created_at=now - timedelta(hours=3), queried_at=now - timedelta(minutes=1),
+                                expires_at=now + timedelta(hours=1)))
+    assert live.reconcile().queried == 1  # the young one
+    assert live.sandbox.order(young["trade_no"])["queries"] == 1 and live.sandbox.order(old["trade_no"])["queries"] == 0
+    with live.app.app_context(), live.state.session() as session, session.begin():
+        session.execute(sa.update(Order).where(Order.trade_no == old["trade_no"])
+                        .values(queried_at=now - timedelta(minutes=11)))
+    assert live.reconcile().queried == 1  # the old one, now that 10 minutes have passed
+    assert live.sandbox.order(old["trade_no"])["queries"] == 1

@@ -61,6 +61,8 @@ def api_blueprint() -> Blueprint:
                 sync_order(state(), order, source="query")
             except GatewayError as exc:
                 raise ApiError(502, "gateway", f"The payment gateway could not be asked: {exc}") from None
+            except OrderRefused as exc:
+                raise ApiError(exc.status, exc.code, str(exc)) from None
             order = _own_order(trade_no)
         return dump(OrderOut(), order)
 

@@ -12,7 +12,7 @@ from ..channels.base import GatewayError, GatewayRequest, InvalidNotification, O
 from ..db import TransientError
 from ..models import TRADE_NO, utcnow
 from ..notify import Received, acknowledge, receive
-from ..orders import load_order, sync_order
+from ..orders import OrderRefused, load_order, sync_order
 from ..probe import probe_answer, probe_nonce
 from ..settle import Evidence, settle
 from ..store import NotFound, channel_impl, get_channel
@@ -109,8 +109,8 @@ def callbacks_blueprint() -> Blueprint:
             try:
                 try:
                     sync_order(state, order, source="return")
-                except GatewayError as exc:
-                    log.info("return for %s: gateway query failed (%s)", order.trade_no, exc)
+                except (GatewayError, OrderRefused) as exc:  # down, or asked moments ago
+                    log.info("return for %s: gateway not asked (%s)", order.trade_no, exc)
                     if impl.return_is_evidence and report.status is PaymentStatus.PAID and report.amount is not None:
                         settle(order, Evidence("return", report.amount, report.gateway_trade_no))
             except TransientError:
