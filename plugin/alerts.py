@@ -1,7 +1,13 @@
 """Alerts: PanelPay's warning signals, also sent as JSON to ``PANELPAY_ALERT_WEBHOOK`` when it is set.
 
-Deliveries run on a background thread with retries and backoff, so an alert never delays the answer a
-gateway is waiting for. An alert that still fails after the last retry is logged.
+Deliveries run on a background thread, so an alert never delays the answer a gateway is waiting for.
+
+* What needs an operator (an anomaly, a late payment, a silent channel) is queued on its own and sent
+  first, with retries and backoff; an alert that still fails after the last retry is logged.
+* Refused notifications come from anonymous clients and can come in floods: they are counted per source
+  address and sent as one summary per window (one attempt; the delivery log keeps every request), so no
+  amount of junk can delay or crowd out an alert that matters. What such a client sent (a reason that
+  quotes it, the path's uuid) is placed under ``"untrusted"`` in the summary.
 """
 from __future__ import annotations
 
@@ -18,8 +24,11 @@ from .signals import channel_silent, notification_rejected, payment_anomaly, pay
 log = logging.getLogger("panelpay")
 
 BACKOFF = (1.0, 5.0, 30.0, 120.0)
-SIGNALS = {
-    "notification_rejected": notification_rejected,
+#: Seconds over which refused notifications are summed up into one alert.
+WINDOW = 60.0
+#: Sources listed in one summary (the rest are counted together), and quoted reasons per source.
+SOURCES, REASONS = 50, 3
+IMPORTANT = {
     "payment_anomaly": payment_anomaly,
     "payment_paid_late": payment_paid_late,
     "channel_silent": channel_silent,
@@ -35,9 +44,13 @@ def _order(order) -> dict | None:
             "paid_late": bool(order.paid_late), "anomaly": order.anomaly}
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def payload(event: str, kwargs: dict) -> dict:
     """The JSON body of one alert: plain values only (never a key, never a raw notification)."""
-    body: dict = {"event": event, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    body: dict = {"event": event, "at": _now()}
     for key, value in kwargs.items():
         if key == "order":
             body["order"] = _order(value)
@@ -49,20 +62,25 @@ def payload(event: str, kwargs: dict) -> dict:
 
 
 class AlertSender:
-    """Posts alerts to one webhook URL from a daemon thread, with retries."""
+    """Posts alerts to one webhook URL from a daemon thread: operator alerts first, with retries; refused
+    notifications as a summary per ``window`` seconds."""
 
-    def __init__(self, url: str, timeout: float, backoff: tuple = BACKOFF):
+    def __init__(self, url: str, timeout: float, backoff: tuple = BACKOFF, window: float = WINDOW):
         self.url = url
         self.timeout = timeout
         self.backoff = backoff
+        self.window = window
         self.queue: queue.Queue = queue.Queue(maxsize=10000)
         self.http = requests.Session()
-        self._thread: threading.Thread | None = None
+        self._refused: dict[str, dict] = {}
+        self._others = 0
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def connect(self, app) -> None:
-        for event, signal in SIGNALS.items():
+        for event, signal in IMPORTANT.items():
             signal.connect(self._receiver(event), app, weak=False)
+        notification_rejected.connect(self._count_refused, app, weak=False)
 
     def _receiver(self, event: str):
         def receive(sender, **kwargs):
@@ -70,24 +88,64 @@ class AlertSender:
         return receive
 
     def send(self, body: dict) -> None:
+        """Queue an operator alert (the queue only ever holds these: junk never fills it)."""
         try:
             self.queue.put_nowait(body)
         except queue.Full:
             log.error("alert queue full; dropped alert %s", body.get("event"))
-            return
+        self._start()
+
+    def _count_refused(self, sender, *, reason: str, channel_uuid: str, source_ip: str = "", **kwargs) -> None:
+        with self._lock:
+            summary = self._refused.get(source_ip)
+            if summary is None and len(self._refused) >= SOURCES:
+                self._others += 1
+            else:
+                summary = self._refused.setdefault(source_ip, {"count": 0, "reasons": [], "channel_uuids": []})
+                summary["count"] += 1
+                for key, text in (("reasons", reason[:200]), ("channel_uuids", channel_uuid[:64])):
+                    if len(summary[key]) < REASONS and text not in summary[key]:
+                        summary[key].append(text)
+        self._start()
+
+    def _summary(self) -> dict | None:
+        """The refused notifications counted since the last summary, as one alert (None if there were none)."""
+        with self._lock:
+            refused, others = self._refused, self._others
+            self._refused, self._others = {}, 0
+        if not refused and not others:
+            return None
+        return {"event": "notifications_rejected", "at": _now(), "window_seconds": self.window,
+                "count": sum(s["count"] for s in refused.values()) + others, "from_other_sources": others,
+                "sources": [{"source_ip": source, "count": s["count"],
+                             "untrusted": {"reasons": s["reasons"], "channel_uuids": s["channel_uuids"]}}
+                            for source, s in refused.items()],
+                "note": "what sent these was refused; 'untrusted' quotes what the clients sent"}
+
+    def _start(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="panelpay-alerts", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
+        next_summary = time.monotonic() + self.window
         while True:
-            body = self.queue.get()
-            self._deliver(body)
-            self.queue.task_done()
+            try:
+                body = self.queue.get(timeout=max(0.0, next_summary - time.monotonic()))
+            except queue.Empty:
+                body = None
+            if body is not None:
+                self._deliver(body, self.backoff)
+                self.queue.task_done()
+            if time.monotonic() >= next_summary:
+                next_summary = time.monotonic() + self.window
+                summary = self._summary()
+                if summary is not None:
+                    self._deliver(summary, ())
 
-    def _deliver(self, body: dict) -> None:
-        for delay in (*self.backoff, None):
+    def _deliver(self, body: dict, backoff: tuple) -> None:
+        for delay in (*backoff, None):
             try:
                 response = self.http.post(self.url, json=body, timeout=self.timeout)
                 if response.status_code < 300:

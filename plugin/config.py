@@ -140,6 +140,8 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_ALLOW_PRIVATE_URLS": (False, _bool),
     "PANELPAY_ORDERS_PER_USER": (10, _positive_int),
     "PANELPAY_CHECK_INTERVAL": (10, _positive_int),
+    "PANELPAY_REJECTIONS_PER_SOURCE": (20, _positive_int),
+    "PANELPAY_SPOOL_MAX_BYTES": (50 * 1024 * 1024, _positive_int),
     "PANELPAY_DEFAULT_LOCALE": ("en", _locale),
     "PANELPAY_BASE_TEMPLATE": ("panelpay/base.html", _template),
 }
@@ -171,6 +173,8 @@ class Settings:
     allow_private_urls: bool
     orders_per_user: int
     check_interval: int
+    rejections_per_source: int
+    spool_max_bytes: int
     default_locale: str
     base_template: str
 

@@ -15,6 +15,7 @@ from .channels import installed_kinds
 from .channels.base import Channel
 from .channels.common import describe
 from .config import Settings, read_settings
+from .limits import RejectionBudget
 from .manifest import Manifest, load_manifest
 from .metrics import Metrics
 from .outbound import GuardedSession
@@ -36,6 +37,7 @@ class State:
         self.db = ext.db
         self.balance = as_adapter(ext.balance)
         self.metrics = Metrics()
+        self.rejections = RejectionBudget(settings.rejections_per_source)
         self._channels: dict[str, tuple[int, Channel]] = {}
         self._http: dict[str, requests.Session] = {}
         self._lock = threading.Lock()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select
@@ -42,6 +42,8 @@ from .store import ChannelUnavailable, channel_impl
 
 log = logging.getLogger("panelpay")
 
+#: Bytes of query and body kept of a request to a path that names no channel.
+TRACE_BYTES = 1024
 #: Characters of a refusal's reason kept (a TEXT column holds 64 KB on MySQL, at up to 4 bytes each).
 REASON_LIMIT = 16000
 
@@ -102,7 +104,7 @@ def receive(state, received: Received, *, replay_of: int | None = None) -> Answe
                                time.perf_counter() - started)
     if verdict.name == REJECTED:
         emit(notification_rejected, current_app._get_current_object(), notification_id=notification_id,
-             reason=verdict.text, channel_uuid=received.channel_uuid)
+             reason=verdict.text, channel_uuid=received.channel_uuid, source_ip=received.source_ip)
     return Answer(verdict, acknowledgement, notification_id)
 
 
@@ -122,10 +124,16 @@ def acknowledge(state, kind: str, outcome: Outcome) -> Acknowledgement:
 
 
 def _record(state, received: Received, replay_of: int | None) -> tuple[int, Channel | None]:
-    """Insert the raw request into the delivery log, read the channel its path names (if it exists and is
-    of the path's kind), and commit: the log row's id and the channel."""
+    """Read the channel the request's path names (if it exists and is of the path's kind), insert the raw
+    request into the delivery log (only a trace of it when there is no such channel: nobody may store
+    bulk at a made-up path), and commit: the log row's id and the channel."""
     request = received.request
     with transient_errors(), state.session() as session, session.begin():
+        channel = None
+        if received.kind in state.channel_kinds and "\x00" not in received.channel_uuid:
+            channel = session.execute(_CHANNEL, {"uuid": received.channel_uuid[:32]}).scalar_one_or_none()
+        if channel is None or channel.uuid != received.channel_uuid or channel.kind != received.kind:
+            channel, request = None, _trace(request)
         notification_id = session.execute(_RECORD, {
             "kind": received.kind[:16], "channel_uuid": received.channel_uuid[:64], "method": request.method[:8],
             "headers": json.dumps(request.headers), "query_string": request.query_string, "body": request.body,
@@ -133,11 +141,12 @@ def _record(state, received: Received, replay_of: int | None) -> tuple[int, Chan
             "received_at": request.received_at, "replay_of": replay_of, "verdict": "received", "outcome": "",
             "reason": "", "answer_body": "",
         }).inserted_primary_key[0]
-        if received.kind not in state.channel_kinds or "\x00" in received.channel_uuid:
-            return notification_id, None
-        channel = session.execute(_CHANNEL, {"uuid": received.channel_uuid[:32]}).scalar_one_or_none()
-    named = channel is not None and channel.uuid == received.channel_uuid and channel.kind == received.kind
-    return notification_id, channel if named else None
+    return notification_id, channel
+
+
+def _trace(request: GatewayRequest) -> GatewayRequest:
+    """What the log keeps of a request to a path that names no channel: its start."""
+    return replace(request, query_string=request.query_string[:TRACE_BYTES], body=request.body[:TRACE_BYTES])
 
 
 def _judge(state, received: Received, channel: Channel | None, notification_id: int, source: str) -> Verdict:

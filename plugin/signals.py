@@ -23,7 +23,8 @@ payment_paid_late = _signals.signal("panelpay.payment-paid-late")
 #: kwargs: ``order`` (Order or None), ``reason`` (str), ``notification_id`` (int or None).
 payment_anomaly = _signals.signal("panelpay.payment-anomaly")
 #: A notification was refused (bad signature, malformed, unknown channel). kwargs: ``notification_id``,
-#: ``reason`` (str), ``channel_uuid`` (str).
+#: ``reason`` (str), ``channel_uuid`` (str), ``source_ip`` (str). The reason and the uuid quote what an
+#: anonymous client sent: treat them as untrusted text.
 notification_rejected = _signals.signal("panelpay.notification-rejected")
 #: Reconcile found payments on a channel whose notifications stopped arriving. kwargs: ``channel_uuid``,
 #: ``paid_without_notify`` (int), ``last_notification_at`` (datetime or None).

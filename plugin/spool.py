@@ -3,10 +3,15 @@
 Each is one JSON file written atomically in ``PANELPAY_SPOOL_DIR``. ``drain()`` records and judges them
 once the database is back (``flask panelpay replay --spool`` and reconcile call it); a file is removed
 only after its notification is safely in the delivery log.
+
+The spool holds at most ``PANELPAY_SPOOL_MAX_BYTES``, and one source address at most a quarter of that:
+while the database is down nobody can tell a gateway from a flood. A request the spool cannot take is still
+answered "retry", so its gateway sends it again; the log says the spool is full.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -33,7 +38,17 @@ def keep(state, received: Received) -> str | None:
         "body": base64.b64encode(request.body).decode(),
         "content_type": request.content_type, "received_at": request.received_at.isoformat(),
     }
-    name = f"{request.received_at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.json"
+    tag = hashlib.sha256(received.source_ip.encode()).hexdigest()[:8]
+    name = f"{request.received_at:%Y%m%dT%H%M%S%f}-{tag}-{secrets.token_hex(4)}.json"
+    size = len(json.dumps(document))
+    total, from_source = _usage(directory, tag)
+    cap = state.settings.spool_max_bytes
+    if total + size > cap or from_source + size > cap // 4:
+        log.error("the spool is full (%s of %s bytes%s): a notification for %s/%s was answered 'retry' without "
+                  "being kept; its gateway sends it again. Bring the database back, or raise PANELPAY_SPOOL_MAX_BYTES.",
+                  total, cap, ", a quarter of it from one source" if total + size <= cap else "",
+                  received.kind, received.channel_uuid)
+        return None
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -47,6 +62,23 @@ def keep(state, received: Received) -> str | None:
     except OSError:
         log.exception("could not spool a notification for %s/%s", received.kind, received.channel_uuid)
         return None
+
+
+def _usage(directory: str, tag: str) -> tuple[int, int]:
+    """Bytes the spool holds, and of those the files of the source ``tag``."""
+    total = from_source = 0
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0, 0
+    for entry in entries:
+        try:
+            size = entry.stat().st_size
+        except FileNotFoundError:
+            continue  # drained meanwhile
+        total += size
+        from_source += size if f"-{tag}-" in entry.name else 0
+    return total, from_source
 
 
 CLAIM_TIMEOUT = 600  # seconds after which a claimed file whose drain died is put back

@@ -223,6 +223,7 @@ def test_reconcile_reports_a_channel_whose_notifications_stopped(live_factory, r
 
 def test_rejected_notifications_and_anomalies_are_alerted(live_factory, receiver):
     live = live_factory(("epay_mapi",), PANELPAY_ALERT_WEBHOOK=receiver.url)
+    live.state.alerts.window = 0.3  # refusals are summed up per window (60 s by default)
     order = live.order("epay_mapi")
     client = live.app.test_client()
     path = f"/payment/notify/epay/{live.channels['epay_mapi']['uuid']}"
@@ -233,8 +234,12 @@ def test_rejected_notifications_and_anomalies_are_alerted(live_factory, receiver
     while len(receiver.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     events = {r["event"]: r for r in receiver.received}
-    assert "notification_rejected" in events and "payment_anomaly" in events
+    assert "notifications_rejected" in events and "payment_anomaly" in events
     assert "amount mismatch" in events["payment_anomaly"]["reason"]
+    refused = events["notifications_rejected"]
+    assert refused["count"] == 1 and refused["sources"][0]["source_ip"] == "127.0.0.1"
+    assert refused["sources"][0]["untrusted"]["reasons"] == \
+        ["malformed: trade_no or trade_status is missing: not an EPay notification"]
     assert live.sandbox.credentials.epay_key not in json.dumps(receiver.received)
 
 

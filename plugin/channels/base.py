@@ -46,6 +46,8 @@ class Outcome(enum.Enum):
     UNKNOWN_CHANNEL = 404
     #: The request is larger than PanelPay accepts.
     TOO_LARGE = 413
+    #: The source sent too many requests that were refused; it is not heard until later.
+    TOO_MANY = 429
     #: PanelPay could not finish now (database down, channel unusable): send it again later.
     RETRY = 503
 

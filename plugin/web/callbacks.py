@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 from sqlalchemy.exc import DataError
@@ -11,7 +10,7 @@ from .. import spool
 from ..channels.base import GatewayError, GatewayRequest, InvalidNotification, Outcome, PaymentStatus
 from ..db import TransientError
 from ..models import TRADE_NO, utcnow
-from ..notify import Received, acknowledge, receive
+from ..notify import REJECTED, Received, acknowledge, receive
 from ..orders import OrderRefused, load_order, sync_order
 from ..probe import probe_answer, probe_nonce
 from ..settle import Evidence, settle
@@ -19,10 +18,6 @@ from ..store import NotFound, channel_impl, get_channel
 
 log = logging.getLogger("panelpay")
 
-#: The shape of the uuids PanelPay gives channels (:func:`panelpay.store.new_uuid`).
-CHANNEL_UUID = re.compile(r"[0-9a-f]{16}")
-#: What a path that cannot be one of our channels keeps of its request: a trace, not a store.
-TRACE_BYTES = 1024
 #: The request headers kept with a notification, in bytes; Cookie is never kept (no gateway sends one).
 HEADER_BYTES = 8192
 
@@ -60,24 +55,26 @@ def callbacks_blueprint() -> Blueprint:
         nonce = probe_nonce(request)
         if nonce is not None:
             return probe_answer(state, nonce, kind, uuid)
+        source = request.remote_addr or ""
+        if state.rejections.exhausted(source):  # a flood of refused requests: not recorded (limits.py)
+            return _answer(acknowledge(state, kind, Outcome.TOO_MANY))
         limit = state.settings.max_notify_bytes
         body = request.stream.read(limit + 1) if (request.content_length or 0) <= limit else None
         if body is None or len(body) > limit or len(request.query_string) > limit:
             return _answer(acknowledge(state, kind, Outcome.TOO_LARGE))
-        ours = kind in state.channel_kinds and CHANNEL_UUID.fullmatch(uuid) is not None
-        keep = None if ours else TRACE_BYTES
         received = Received(
-            kind=_printable(kind), channel_uuid=_printable(uuid), source_ip=request.remote_addr or "",
-            request=GatewayRequest(method=request.method, headers=_headers(),
-                                   query_string=request.query_string[:keep], body=body[:keep],
-                                   content_type=request.content_type or "", received_at=utcnow()))
+            kind=_printable(kind), channel_uuid=_printable(uuid), source_ip=source,
+            request=GatewayRequest(method=request.method, headers=_headers(), query_string=request.query_string,
+                                   body=body, content_type=request.content_type or "", received_at=utcnow()))
         try:
             answer = receive(state, received)
         except TransientError as exc:
-            spool.keep(state, received)
-            log.error("notification for %s/%s spooled: database unavailable (%s)", received.kind, received.channel_uuid,
-                      exc)
+            kept = spool.keep(state, received)
+            log.error("notification for %s/%s %s: database unavailable (%s)", received.kind, received.channel_uuid,
+                      "spooled" if kept else "NOT spooled (see above)", exc)
             return _answer(acknowledge(state, kind, Outcome.RETRY))
+        if answer.verdict.name == REJECTED:
+            state.rejections.spend(source)
         return _answer(answer.acknowledgement)
 
     @bp.get("/return/<kind>/<uuid>", defaults={"trade_no": None})
