@@ -83,6 +83,8 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
             for finding in domain_findings(channel.notify_domain, default, [channel], scope=channel.uuid):
                 message = _("'%(name)s': %(message)s", name=channel.name, message=finding.message)
                 findings.append(Finding(finding.code, finding.level, message, channel.uuid))
+    for channel in enabled:
+        findings += _plain_http_gateways(state, channel)
     by_kind: dict[str, set] = {}
     for channel in enabled:
         base = callback.effective_base(channel.notify_domain, global_domain, state.settings.site_url)
@@ -95,6 +97,23 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
                 _("the %(kind)s channels call back on different domains (%(domains)s). That is allowed, but "
                   "usually a leftover: check that each of them is reachable, or set the domain once globally.",
                   kind=kind, domains=shown)))
+    return findings
+
+
+def _plain_http_gateways(state, channel) -> list[Finding]:
+    """A channel whose gateway is reached over plain http (on the internet): its signed requests, and for
+    EPay MD5 its merchant key in every query, travel unencrypted."""
+    if channel.kind not in state.manifest.kinds:
+        return []
+    config = channel.public_config()
+    findings = []
+    for field in state.manifest.kind_fields(channel.kind):
+        url = str(config.get(field.key) or "") if field.type == "url" else ""
+        if url.startswith("http://") and not callback.is_private_host(callback.host_of(url)):
+            findings.append(Finding("plain_http_gateway", WARNING, _(
+                "'%(name)s' reaches its gateway over plain http (%(url)s): what PanelPay sends there (an EPay "
+                "query carries the merchant key itself) travels unencrypted. Use the gateway's https:// address.",
+                name=channel.name, url=url), channel.uuid))
     return findings
 
 

@@ -83,6 +83,7 @@ VERDICT_LABELS = {
     "rejected": lazy_gettext("rejected"),
     "anomaly": lazy_gettext("anomaly"),
     "error": lazy_gettext("error"),
+    "retried": lazy_gettext("sent again"),
 }
 LEVEL_LABELS = {
     "error": lazy_gettext("Error"),

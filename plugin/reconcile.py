@@ -26,6 +26,7 @@ from .channels.base import GatewayError, PaymentStatus
 from .db import TransientError, transient_errors
 from .models import CLOSED, EXPIRED, PENDING, Channel, Notification, Order, utcnow
 from .orders import settle_report
+from .replay import resolve_unjudged
 from .settle import CREDITED
 from .signals import channel_silent, emit
 from .store import channel_impl
@@ -178,6 +179,7 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
     started = utcnow()
     summary = Summary()
     summary.spooled = sum(spool.drain(state).values()) if spool.pending(state) else 0
+    resolve_unjudged(state)
     limits: dict = {}
     credited_by_channel: Counter = Counter()
 

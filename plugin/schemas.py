@@ -139,8 +139,9 @@ class ChannelPatch(Schema):
         for key in ("fee_fixed", "fee_percent"):
             if data.get(key) is not None and data[key] < 0:
                 raise ValidationError("Must not be negative.", key)
-        if data.get("min_amount") is not None and data["min_amount"] < parse_money("0.01"):
-            raise ValidationError("Must be at least 0.01.", "min_amount")
+        for key in ("min_amount", "max_amount"):
+            if data.get(key) is not None and data[key] < parse_money("0.01"):
+                raise ValidationError("Must be at least 0.01.", key)
         low, high = data.get("min_amount"), data.get("max_amount")
         if low is not None and high is not None and high < low:
             raise ValidationError("Must not be below the minimum amount.", "max_amount")

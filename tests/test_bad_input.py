@@ -112,3 +112,10 @@ def test_every_panelpay_route_bounds_its_request_body(world):
     chunked = world.alice.post("/payment/api/orders", input_stream=io.BytesIO(b'{"channel": "x", "amount": "10"}'),
                                content_type="application/json", headers={"Transfer-Encoding": "chunked"})
     assert _error(chunked, 411)["error"] == "length_required"
+
+
+def test_a_maximum_amount_of_zero_is_refused(world):
+    uuid = world.channels["epay"]["uuid"]
+    for value in ("0.00", "0"):
+        patched = world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"max_amount": value})
+        assert _error(patched, 422)["fields"]["max_amount"] == ["Must be at least 0.01."]

@@ -211,3 +211,15 @@ def test_conflicts_with_the_host_app_are_logged_at_startup(make_app, caplog):
     caplog.clear()
     app.test_client().get("/_nothing_here")
     assert caplog.text == ""  # checked once per process
+
+
+def test_a_gateway_on_plain_http_is_warned_about(world):
+    """Every EPay MD5 query sends the merchant key: over plain http it travels unencrypted."""
+    uuid = world.channels["epay"]["uuid"]
+    patched = world.admin.patch(f"/payment/admin/api/channels/{uuid}",
+                                json={"config": {"gateway": "http://pay.example.net/", "key": "k" * 32}})
+    assert patched.status_code == 200
+    found = [c for c in world.admin.get("/payment/admin/api/settings").get_json()["conflicts"]
+             if c["code"] == "plain_http_gateway"]
+    assert len(found) == 1 and found[0]["level"] == "warning" and found[0]["channel"] == uuid
+    assert "http://pay.example.net/" in found[0]["message"] and "https://" in found[0]["message"]

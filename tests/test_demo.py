@@ -57,3 +57,41 @@ def test_panelpay_demo_serves_and_a_top_up_lands(tmp_path):
         demo.terminate()
         demo.wait(10)
     assert (tmp_path / "instance").is_dir()
+
+
+def test_the_demo_host_is_an_example_of_a_safe_host(tmp_path):
+    """Operators copy the demo: no open redirect, no login or logout from another site, a SameSite session."""
+    import re
+
+    from panelpay.demo.app import create_app, prepare
+
+    app = create_app(instance_path=str(tmp_path), site_url="http://localhost")
+    prepare(app, "http://localhost")
+    client = app.test_client()
+
+    def token() -> str:
+        page = client.get("/login").get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def log_in(target: str):
+        return client.post(f"/login?next={target}", data={"username": "alice", "password": "alice",
+                                                          "csrf_token": token()})
+
+    forged = client.post("/login", data={"username": "alice", "password": "alice"})  # no token: another site
+    assert forged.status_code == 400 and client.get("/api/me").status_code == 401
+    for target in ("//evil.example/steal", "/\\evil.example", "https://evil.example/", "javascript:alert(1)"):
+        answer = log_in(target)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/", target
+    assert "SameSite=Lax" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+    assert log_in("/payment/checkout").headers["Location"] == "/payment/checkout"
+
+    assert client.get("/lang/zh_CN", headers={"Referer": "https://evil.example/x"}).headers["Location"] == "/"
+    assert client.get("/lang/en", headers={"Referer": "http://localhost/payment/checkout"}).headers["Location"] == \
+        "/payment/checkout"
+    cross = client.post("/login", json={"username": "alice", "password": "alice"},
+                        headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert client.post("/logout").status_code == 400  # a logout needs the page's token too
+    assert client.get("/api/me").status_code == 200
+    assert client.post("/logout", data={"csrf_token": token()}).status_code == 302
+    assert client.get("/api/me").status_code == 401

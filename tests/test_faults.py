@@ -276,3 +276,35 @@ def test_spool_drains_once_however_many_drains_run_and_sets_unreadable_files_asi
     assert len(list((tmp_path / "spool" / "quarantine").iterdir())) == 1
     assert world.balance() == Decimal("12.00")
     assert len(world.notifications()) == 6
+
+
+def test_a_request_an_outage_left_unjudged_is_marked_once_its_copy_is_answered(world, signer):
+    """After a database flap a delivery-log row can stay "received" with no answer (its verdict could not be
+    written); the gateway's copy of the same request was judged. Reconcile marks the old row as sent
+    again, naming the row that answered it; rows without a judged copy stay for a replay."""
+    from datetime import timedelta
+
+    from panelpay import reconcile
+    from tests.support.faults import statement_fails
+
+    uuid = world.channels["epay"]["uuid"]
+    path = f"/payment/notify/epay/{uuid}?{urlencode(signer.epay('PP00000000000000000001', '10.00'))}"
+    lonely = f"/payment/notify/epay/{uuid}?{urlencode(signer.epay('PP00000000000000000002', '10.00'))}"
+    client = world.app.test_client()
+    with world.app.app_context():
+        engine = world.state.engine
+    for target in (path, lonely):
+        with statement_fails(engine, "UPDATE panelpay_notifications"):
+            assert client.get(target).status_code == 200
+    assert client.get(path).status_code == 200  # the gateway sends the first one again
+    first, second, copy = world.notifications()
+    assert (first.verdict, second.verdict, copy.verdict) == ("received", "received", "anomaly")
+    with world.app.app_context(), world.state.session() as session, session.begin():
+        for row in (first, second):
+            session.execute(sa.update(Notification).where(Notification.id == row.id)
+                            .values(received_at=row.received_at - timedelta(minutes=10)))
+    with world.app.app_context():
+        reconcile.run(world.state)
+    first, second, _ = world.notifications()
+    assert first.verdict == "retried" and f"#{copy.id} answered it (anomaly)" in first.outcome
+    assert second.verdict == "received"  # no copy was judged: left for a replay

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from urllib.parse import urlsplit
 from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,6 +43,7 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         PANELPAY_SANDBOX=True,
         PANELPAY_ALLOW_PRIVATE_URLS=True,  # the sandbox gateways answer on this machine
         PANELPAY_BASE_TEMPLATE="demo/layout.html",
+        SESSION_COOKIE_SAMESITE="Lax",  # the session cookie is not sent on another site's requests
     )
     app.config.update(config or {})
 
@@ -49,6 +52,7 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
 
     db = SQLAlchemy(model_class=Base)
     db.init_app(app)
+    csrf = CSRFProtect(app)  # every form of the panel carries a token (PanelPay exempts its gateway routes)
 
     class User(db.Model):
         __tablename__ = "demo_users"
@@ -88,9 +92,17 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         return render_template("demo/login.html")
 
     @app.post("/login")
+    @csrf.exempt  # checked below: a form needs its token, JSON (which another site cannot send) its origin
     def login():
-        data = request.get_json(silent=True) if request.is_json else request.form
-        data = data or {}
+        if request.is_json:
+            origin = request.headers.get("Origin")
+            if origin and urlsplit(origin).netloc != request.host:
+                return jsonify(error="cross_origin", message="Log in from this site.", fields={}), 403
+            data = request.get_json(silent=True)
+            data = data if isinstance(data, dict) else {}
+        else:
+            csrf.protect()
+            data = request.form
         user = db.session.execute(sa.select(User).where(User.username == str(data.get("username", "")))).scalar()
         if user is None or not check_password_hash(user.password_hash, str(data.get("password", ""))):
             if request.is_json:
@@ -101,7 +113,7 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         session["uid"] = user.id
         if request.is_json:
             return jsonify(username=user.username, balance=f"{user.balance:.2f}")
-        return redirect(request.args.get("next") or url_for("home"))
+        return redirect(_local(request.args.get("next")) or url_for("home"))
 
     @app.post("/logout")
     def logout():
@@ -111,7 +123,9 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
     @app.get("/lang/<code>")
     def language(code: str):
         session["lang"] = code if code in ("en", "zh_CN") else None
-        return redirect(request.referrer or url_for("home"))
+        referrer = urlsplit(request.referrer or "")
+        back = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        return redirect((referrer.netloc == request.host and _local(back)) or url_for("home"))
 
     @app.get("/api/me")
     def me():
@@ -129,6 +143,14 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
     app.User = User
     app.db = db
     return app
+
+
+def _local(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (never another site: ``//evil.example`` is one), else None."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 def _secret(instance_path: str) -> str:

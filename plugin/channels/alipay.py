@@ -146,7 +146,8 @@ class AlipayChannel(Channel):
         if product != "precreate":
             params = self._signer.params(method, biz, now=_now(), notify_url=request.notify_url,
                                          return_url=request.return_url)
-            return PaymentAction(method="form", url=self.config["gateway"], fields=params)
+            # As Alipay's SDKs do: the gateway reads the form's charset from the URL before it reads the form.
+            return PaymentAction(method="form", url=self.config["gateway"] + "?charset=utf-8", fields=params)
         node = self._call(method, biz, notify_url=request.notify_url)
         if node.get("code") != SUCCESS:
             raise refusal(method, node)

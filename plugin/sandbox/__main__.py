@@ -16,12 +16,17 @@ from .bundled import Sandbox
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:key|sign)=)[^&\s]*", re.I)
 
 
+def redact(text: str) -> str:
+    """``text`` (a request line, a query) with the values of ``key`` and ``sign`` replaced by ``***``."""
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
 class RedactingHandler(WSGIRequestHandler):
     """werkzeug's request log without secrets in query strings."""
 
     def log(self, type: str, message: str, *args) -> None:
-        args = tuple(_SECRET_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in args)
-        super().log(type, _SECRET_QUERY.sub(r"\1***", message), *args)
+        args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        super().log(type, redact(message), *args)
 
 
 def main(argv: list[str] | None = None) -> None:

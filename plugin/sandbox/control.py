@@ -3,8 +3,13 @@ set the behaviour switches, reset.
 
 ``POST /_pay/<id>``, ``GET /_orders/<id>``, ``GET /_deliveries/<out_trade_no>``,
 ``GET|POST /_behaviour``, ``POST /_reset``.
+
+They answer only this machine (a loopback address, and no proxy forwarding headers): a sandbox mounted by
+mistake where others can reach it does not let them pay its orders without a browser.
 """
 from __future__ import annotations
+
+import ipaddress
 
 from flask import Blueprint, request
 
@@ -13,7 +18,25 @@ from .ledger import SandboxError
 from .web import json_answer
 
 
+_FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _from_this_machine() -> bool:
+    try:
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(header in request.headers for header in _FORWARDED)
+
+
 def register(bp: Blueprint, sandbox) -> None:
+    @bp.before_request
+    def this_machine_only():
+        if request.endpoint and request.endpoint.rsplit(".", 1)[-1].startswith("control_") \
+                and not _from_this_machine():
+            return json_answer({"ok": False, "error": "the sandbox's test helpers answer only this machine"}, 403)
+        return None
+
     @bp.route("/_pay/<ref>", methods=["POST"])
     def control_pay(ref: str):
         """Exactly what the cashier's Pay button does; answers JSON instead of redirecting."""

@@ -71,7 +71,8 @@ def chromium_available() -> bool:
 def logged_in_context(browser, base_url: str, username: str, **options):
     """A browser context logged in as ``username`` (the demo's password is the user name)."""
     context = browser.new_context(**{"viewport": {"width": 1100, "height": 900}, "locale": "en-US", **options})
-    response = context.request.post(f"{base_url}/login", form={"username": username, "password": username})
+    response = context.request.post(f"{base_url}/login", data={"username": username, "password": username},
+                                    headers={"Content-Type": "application/json"})
     assert response.ok, response.text()
     return context
 

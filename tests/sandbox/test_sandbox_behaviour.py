@@ -174,3 +174,31 @@ def test_signed_junk_biz_content_never_500s(http, configs):
         params = alipay_params(config, "alipay.trade.precreate", biz)
         response = http.post(config["gateway"], data=params)
         assert response.status_code == 200 and '"40004"' in response.text, response.text
+
+
+def test_the_test_helpers_answer_only_this_machine(sandbox):
+    """Mounted by mistake where others reach it, the sandbox does not let them pay orders without a browser."""
+    from panelpay.sandbox import create_app
+
+    sandbox_client = create_app(sandbox, "").test_client()
+    for environ in ({"REMOTE_ADDR": "203.0.113.5"}, {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}):
+        for method, path in (("post", "/_pay/x"), ("get", "/_behaviour"), ("post", "/_reset"), ("get", "/_orders/x")):
+            answer = getattr(sandbox_client, method)(path, environ_base=environ)
+            assert answer.status_code == 403 and "only this machine" in answer.get_json()["error"], (environ, path)
+    assert sandbox_client.get("/_behaviour").status_code == 200
+
+
+def test_gunicorn_access_logs_of_the_sandbox_hide_the_merchant_key():
+    import datetime
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from panelpay.sandbox.gunicorn_logging import RedactingLogger
+
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/payment/sandbox/epay/api.php?act=order&pid=1001&key=S3CRET&x=1",
+               "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/payment/sandbox/epay/api.php",
+               "QUERY_STRING": "act=order&pid=1001&key=S3CRET&sign=abc", "REMOTE_ADDR": "127.0.0.1"}
+    answer, request = SimpleNamespace(status="200 OK", sent=10, headers=[]), SimpleNamespace(headers=[])
+    atoms = RedactingLogger(Config()).atoms(answer, request, environ, datetime.timedelta(seconds=0.01))
+    assert "S3CRET" not in atoms["r"] + atoms["q"] and "key=***" in atoms["r"] and "sign=***" in atoms["q"]
