@@ -4,22 +4,19 @@
 
 Why nothing is lost and nothing is doubled, for every answer:
 
-1. **Record.** The raw request is inserted into the delivery log and committed, in a short transaction of
-   its own (which also reads the channel the path names), before anything is judged. If the database
-   cannot take it, :func:`receive` raises :class:`~panelpay.db.TransientError`; the route then writes it to
-   the spool and answers ``RETRY``. So every request is in the delivery log, or in the spool, or was told
-   to come again.
-2. **Verify.** The channel reads and verifies the raw request itself, without the database. A refusal
-   is final for this request (``REFUSED``); the reason is kept in full.
-3. **Load** the order the verified report names, and check that it belongs to this channel and merchant.
-4. **Settle.** :func:`~panelpay.settle.settle` credits in one transaction, exactly once however many
-   copies arrive at once (a conditional UPDATE picks one winner; the ledger's unique order id forbids a
-   second row), and writes this request's verdict and answer in the same transaction.
-5. **Answer.** Only after that commit is the channel's acknowledgement written. Any failure before it
-   rolls the credit back and answers ``RETRY``: the gateway sends the request again, and the copy is
-   judged afresh. Whatever else was decided (a duplicate, an anomaly, a refusal) is then written to the
-   request's log row; should that write fail, the answer stands: the request is already recorded (its
-   verdict stays ``received``) and can be replayed.
+1. **Record.** The raw request is inserted into the delivery log and committed (a short transaction that also
+   reads the channel the path names) before anything is judged. If the database cannot take it,
+   :func:`receive` raises :class:`~panelpay.db.TransientError` and the route spools it and answers ``RETRY``:
+   every request is in the delivery log, or in the spool, or was told to come again.
+2. **Verify.** The channel verifies the raw request itself, without the database; a refusal is final.
+3. **Load** the order the verified report names; check its channel and merchant.
+4. **Settle.** :func:`~panelpay.settle.settle` credits in one transaction, exactly once however many copies
+   arrive at once (a conditional UPDATE picks one winner; the ledger's unique order id forbids a second
+   row), writing this request's verdict and answer in the same transaction.
+5. **Answer.** Only after that commit is the channel's acknowledgement written. A failure before it rolls
+   the credit back and answers ``RETRY``: the copy the gateway sends again is judged afresh. Any other
+   verdict is written to the log row afterwards; should that fail, the answer stands (the request is
+   recorded, its verdict stays ``received``, and a replay judges it).
 """
 from __future__ import annotations
 
@@ -133,7 +130,8 @@ def _record(state, received: Received, replay_of: int | None) -> tuple[int, Chan
         if received.kind in state.channel_kinds and "\x00" not in received.channel_uuid:
             channel = session.execute(_CHANNEL, {"uuid": received.channel_uuid[:32]}).scalar_one_or_none()
         if channel is None or channel.uuid != received.channel_uuid or channel.kind != received.kind:
-            channel, request = None, _trace(request)
+            channel, request = None, replace(request, query_string=request.query_string[:TRACE_BYTES],
+                                             body=request.body[:TRACE_BYTES])
         notification_id = session.execute(_RECORD, {
             "kind": received.kind[:16], "channel_uuid": received.channel_uuid[:64], "method": request.method[:8],
             "headers": json.dumps(request.headers), "query_string": request.query_string, "body": request.body,
@@ -143,10 +141,6 @@ def _record(state, received: Received, replay_of: int | None) -> tuple[int, Chan
         }).inserted_primary_key[0]
     return notification_id, channel
 
-
-def _trace(request: GatewayRequest) -> GatewayRequest:
-    """What the log keeps of a request to a path that names no channel: its start."""
-    return replace(request, query_string=request.query_string[:TRACE_BYTES], body=request.body[:TRACE_BYTES])
 
 
 def _judge(state, received: Received, channel: Channel | None, notification_id: int, source: str) -> Verdict:
