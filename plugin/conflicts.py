@@ -14,24 +14,32 @@ from . import callback
 from .callback import Finding
 from .callback import translate as _
 from .probe import PROBE_PARAM, new_nonce
+from .store import gateway_urls
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
 
-def _gateway_url(channel) -> str | None:
-    return channel.public_config().get("gateway") or None
+def _origin(url: str | None) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL: what tells one server from another."""
+    if not url:
+        return None
+    return url.split(":", 1)[0].lower(), callback.host_of(url), callback.port_of(url)
 
 
-def domain_findings(domain: str, default: str | None, channels: list, *, scope: str | None = None) -> list[Finding]:
+def domain_findings(state, domain: str, default: str | None, channels: list, *,
+                    scope: str | None = None) -> list[Finding]:
     """Findings about one override ``domain`` for the channels it applies to."""
     findings: list[Finding] = []
     host = callback.host_of(domain)
+    private = callback.is_private_host(host)
+    gateways = {channel.uuid: gateway_urls(state, channel) for channel in channels}
     if default and domain == default.rstrip("/"):
         findings.append(Finding("redundant", INFO, _(
             "%(domain)s is already the site's own address: the override changes nothing. Clear it unless the "
             "site URL is about to change.", domain=domain), scope))
-    if callback.is_private_host(host):
-        local_gateways = channels and all(callback.is_private_host(callback.host_of(_gateway_url(c))) for c in channels)
+    if private:
+        local_gateways = channels and all(callback.is_private_host(callback.host_of(url))
+                                          for urls in gateways.values() for url in urls)
         if local_gateways:
             message = _("%(host)s is a local or private address that a payment gateway on the internet cannot "
                         "reach (fine here: the configured gateways are local too).", host=host)
@@ -39,15 +47,17 @@ def domain_findings(domain: str, default: str | None, channels: list, *, scope: 
             message = _("%(host)s is a local or private address that a payment gateway on the internet cannot "
                         "reach. Use the public domain of this site, such as https://pay.example.com.", host=host)
         findings.append(Finding("private_address", INFO if local_gateways else ERROR, message, scope))
+    own_site = _origin(default)
     for channel in channels:
-        gateway = _gateway_url(channel)
-        if gateway and callback.host_of(gateway) == host:
+        # A gateway on the very server the domain names is the gateway calling itself, unless that server is
+        # this site (PanelPay's sandbox is served by the site it is mounted in).
+        if any(_origin(url) == _origin(domain) != own_site for url in gateways[channel.uuid]):
             findings.append(Finding(
                 "gateway_host", ERROR,
                 _("%(host)s is the host of the gateway of '%(name)s', not of this site: the gateway would call "
                   "itself. Use this site's own domain.", host=host, name=channel.name), channel.uuid))
     if domain.startswith("http://"):
-        https_gateways = [c for c in channels if (_gateway_url(c) or "").startswith("https://")]
+        https_gateways = any(url.startswith("https://") for urls in gateways.values() for url in urls)
         if https_gateways:
             findings.append(Finding(
                 "plain_http", WARNING,
@@ -55,6 +65,12 @@ def domain_findings(domain: str, default: str | None, channels: list, *, scope: 
                   "unencrypted, and a forced-https redirect on this site would drop it. Use %(https)s if the "
                   "site has a certificate.", domain=domain, https=domain.replace("http://", "https://", 1)),
                 scope))
+        else:
+            findings.append(Finding(
+                "plain_http", INFO if private else WARNING,
+                _("%(domain)s uses plain http: notifications reach it unencrypted, and a forced-https redirect on "
+                  "this site would drop them. Use %(https)s once the site has a certificate.",
+                  domain=domain, https=domain.replace("http://", "https://", 1)), scope))
     port = callback.port_of(domain)
     if port not in (80, 443):
         findings.append(Finding(
@@ -71,7 +87,7 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
     enabled = [c for c in channels if c.enabled]
     findings: list[Finding] = []
     if global_domain:
-        findings += domain_findings(global_domain, default, [c for c in enabled if not c.notify_domain])
+        findings += domain_findings(state, global_domain, default, [c for c in enabled if not c.notify_domain])
     elif not state.settings.site_url:
         findings.append(Finding(
             "no_site_url", WARNING,
@@ -80,7 +96,7 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
               "domain.")))
     for channel in enabled:
         if channel.notify_domain:
-            for finding in domain_findings(channel.notify_domain, default, [channel], scope=channel.uuid):
+            for finding in domain_findings(state, channel.notify_domain, default, [channel], scope=channel.uuid):
                 message = _("'%(name)s': %(message)s", name=channel.name, message=finding.message)
                 findings.append(Finding(finding.code, finding.level, message, channel.uuid))
     for channel in enabled:
@@ -103,12 +119,8 @@ def static_findings(state, global_domain: str | None, channels: list) -> list[Fi
 def _plain_http_gateways(state, channel) -> list[Finding]:
     """A channel whose gateway is reached over plain http (on the internet): its signed requests, and for
     EPay MD5 its merchant key in every query, travel unencrypted."""
-    if channel.kind not in state.manifest.kinds:
-        return []
-    config = channel.public_config()
     findings = []
-    for field in state.manifest.kind_fields(channel.kind):
-        url = str(config.get(field.key) or "") if field.type == "url" else ""
+    for url in gateway_urls(state, channel):
         if url.startswith("http://") and not callback.is_private_host(callback.host_of(url)):
             findings.append(Finding("plain_http_gateway", WARNING, _(
                 "'%(name)s' reaches its gateway over plain http (%(url)s): what PanelPay sends there (an EPay "

@@ -110,6 +110,8 @@ _JS_STRINGS = {
     "admin.saved_domain": lazy_gettext("Saved: %(domain)s"),
     "admin.saved_none": lazy_gettext("Saved: none — the site's own address (%(base)s) is used."),
     "admin.no_conflicts": lazy_gettext("No conflicts found."),
+    "admin.confirm_domain_errors": lazy_gettext("This callback domain has errors: gateways may not reach PanelPay "
+                                                "there. Save it anyway?"),
     "admin.unknown_base": lazy_gettext("unknown until PANELPAY_SITE_URL is set"),
     "admin.doctor_running": lazy_gettext("Probing the notify URLs…"),
     "admin.doctor_ok": lazy_gettext("No errors: the gateways can reach PanelPay."),

@@ -29,7 +29,7 @@ from .orders import settle_report
 from .replay import resolve_unjudged
 from .settle import CREDITED
 from .signals import channel_silent, emit
-from .store import channel_impl
+from .store import channel_impl, gateway_urls
 
 log = logging.getLogger("panelpay")
 
@@ -135,7 +135,7 @@ def _release(state, order_ids: list[int]) -> None:
 def _query(state, order: Order, limits: dict) -> object:
     """Query one order with the gateway's rate limit and retries with backoff on transient errors."""
     impl = channel_impl(state, order.channel)
-    host = urlsplit(order.channel.public_config().get("gateway", "")).netloc
+    host = urlsplit((gateway_urls(state, order.channel) or [""])[0]).netloc
     limit = limits.setdefault(host, RateLimit(state.settings.gateway_rate_limit))
     for delay in (*RETRIES, None):
         limit.wait()

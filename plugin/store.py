@@ -78,6 +78,15 @@ def channel_impl(state, row: Channel) -> ChannelImpl:
     return state.cached_channel(row, build)
 
 
+def gateway_urls(state, row: Channel) -> list[str]:
+    """Where a channel's requests go: the values of its kind's URL fields (as ``plugin.yaml`` or the kind's
+    manifest declares them), in field order."""
+    if row.kind not in state.manifest.kinds:
+        return []
+    config = row.public_config()
+    return [str(config[f.key]) for f in state.manifest.kind_fields(row.kind) if f.type == "url" and config.get(f.key)]
+
+
 def full_config(state, row: Channel) -> dict:
     return {**row.public_config(), **state.vault.open(row.secrets)}
 

@@ -125,7 +125,11 @@ def test_static_conflicts_each_with_a_level_and_a_fix(world):
     assert found["private_address"]["level"] == "info"  # the sandbox gateways are local too
     found = codes(world, callback_domain="http://pay.example.com:8443")
     assert found["nonstandard_port"]["level"] == "warning"
-    assert "127.0.0.1" in codes(world, callback_domain="https://127.0.0.1")["gateway_host"]["message"]
+    uuid = world.channels["epay"]["uuid"]
+    world.admin.patch(f"/payment/admin/api/channels/{uuid}",
+                      json={"config": {"gateway": "https://pay.example.net/", "key": "k" * 32}})
+    assert "pay.example.net" in codes(world, callback_domain="https://pay.example.net")["gateway_host"]["message"]
+    assert "gateway_host" not in codes(world, callback_domain="https://pay.example.net:8443")  # another server
     uuid = world.channels["epay_rsa"]["uuid"]
     world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"notify_domain": "https://other.example.com"})
     found = codes(world, callback_domain="https://pay.example.com")
@@ -223,3 +227,36 @@ def test_a_gateway_on_plain_http_is_warned_about(world):
              if c["code"] == "plain_http_gateway"]
     assert len(found) == 1 and found[0]["level"] == "warning" and found[0]["channel"] == uuid
     assert "http://pay.example.net/" in found[0]["message"] and "https://" in found[0]["message"]
+
+
+def test_the_sites_own_address_is_no_conflict_when_its_own_sandbox_is_the_gateway(world):
+    """The demo: the sandbox gateways are served by the site itself (http://127.0.0.1:5999/payment/sandbox), and
+    the callback domain typed is the site's own address: notes that it changes nothing and that plain http on
+    a local address is for testing, the port remark, and no error (the gateway does not call "itself": it is
+    this site)."""
+    found = codes(world, callback_domain="http://127.0.0.1:5999")
+    assert {code: f["level"] for code, f in found.items()} == \
+        {"redundant": "info", "private_address": "info", "plain_http": "info", "nonstandard_port": "warning"}
+    public = codes(world, callback_domain="http://pay.example.com")
+    assert public["plain_http"]["level"] == "warning" and "https://pay.example.com" in public["plain_http"]["message"]
+
+
+def test_without_javascript_a_domain_with_errors_needs_a_second_save(world):
+    import re
+
+    uuid = world.channels["epay"]["uuid"]
+    world.admin.patch(f"/payment/admin/api/channels/{uuid}",
+                      json={"config": {"gateway": "https://pay.example.net/", "key": "k" * 32}})
+
+    def post(**form):
+        page = world.admin.get("/payment/admin").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+        return world.admin.post("/payment/admin/settings", data={"csrf_token": token, "action": "save_domain", **form})
+
+    first = post(callback_domain="https://pay.example.net")
+    page = first.get_data(as_text=True)
+    assert first.status_code == 409 and "Press Save again" in page and 'name="confirmed" value="1"' in page
+    assert world.admin.get("/payment/admin/api/settings").get_json()["callback_domain"] is None
+    assert post(callback_domain="https://pay.example.net", confirmed="1").status_code == 302
+    assert world.admin.get("/payment/admin/api/settings").get_json()["callback_domain"] == "https://pay.example.net"
+    assert post(callback_domain="https://panel.example.org").status_code == 302  # no error: saved at once

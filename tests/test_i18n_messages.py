@@ -57,11 +57,14 @@ def test_the_live_check_answers_errors_and_conflicts_in_chinese(world):
 
 
 def test_saved_settings_conflicts_follow_the_hosts_locale_hook(world):
-    world.admin.put("/payment/admin/api/settings", json={"callback_domain": "https://127.0.0.1"})
+    uuid = world.channels["epay"]["uuid"]
+    world.admin.patch(f"/payment/admin/api/channels/{uuid}",
+                      json={"config": {"gateway": "https://pay.example.net/", "key": "k" * 32}})
+    world.admin.put("/payment/admin/api/settings", json={"callback_domain": "https://pay.example.net"})
     world.app.panelpay.locale_selector(lambda: "zh_CN")
     conflicts = {c["code"]: c for c in world.admin.get("/payment/admin/api/settings").get_json()["conflicts"]}
     assert "不是本站" in conflicts["gateway_host"]["message"]
-    assert conflicts["gateway_host"]["message"].startswith("127.0.0.1 是“")
+    assert conflicts["gateway_host"]["message"].startswith("pay.example.net 是“")
 
 
 @pytest.fixture

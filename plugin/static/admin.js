@@ -79,6 +79,11 @@ function setupDomain() {
   async function save(value) {
     ++checking; // an answer to an older check must not overwrite what is saved now
     try {
+      if (value) { // a domain with error-level conflicts is saved only when the admin insists
+        const answer = await api(data.check_url, { method: "POST", body: { callback_domain: value } });
+        const errors = (answer.conflicts || []).filter((finding) => finding.level === "error");
+        if (answer.valid && errors.length && !window.confirm(t("admin.confirm_domain_errors"))) return;
+      }
       const settings = await api(data.settings_url, { method: "PUT", body: { callback_domain: value } });
       showMessages(error, []);
       form.querySelector(".pp-field").classList.remove("pp-invalid");

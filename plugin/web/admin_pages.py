@@ -7,6 +7,7 @@ from flask import Blueprint, abort, redirect, request, session, url_for
 
 from .. import callback
 from ..channels.base import ConfigInvalid
+from ..conflicts import all_findings
 from ..i18n import STATUS_LABELS, VERDICT_LABELS, gettext as _, js_strings, localized, page_locale
 from ..store import NotFound, clean_channel_config, delete_channel, get_channel, get_settings, list_channels, \
     masked_config, put_settings, save_channel
@@ -86,6 +87,11 @@ def register(bp: Blueprint) -> None:
             domain = callback.normalise_domain(typed, allow_private=st.settings.allow_private_urls)
         except callback.DomainError as exc:
             return _settings_page(st, 422, domain_value=typed, domain_errors=[str(exc)])
+        errors = [f.message for f in all_findings(st, domain, list_channels(st)) if f.level == "error"]
+        if errors and not request.form.get("confirmed"):  # saved only when the admin insists
+            return _settings_page(st, 409, domain_value=typed, confirm_domain=True, domain_errors=errors + [
+                _("These are errors: gateways may not reach PanelPay at this domain. Press Save again to save it "
+                  "anyway.")])
         put_settings(st, {"callback_domain": domain})
         _notice("ok", _("Callback domain saved."))
         return _back("callback")
@@ -174,7 +180,8 @@ def _channel_or_404(st, uuid: str):
         abort(404)
 
 
-def _settings_page(st, status: int = 200, domain_value: str | None = None, domain_errors: list | None = None):
+def _settings_page(st, status: int = 200, domain_value: str | None = None, domain_errors: list | None = None,
+                   confirm_domain: bool = False):
     locale = page_locale()
     settings = settings_document(st)
     rows = list_channels(st)
@@ -203,7 +210,7 @@ def _settings_page(st, status: int = 200, domain_value: str | None = None, domai
         settings=settings, channels=channels, kinds=kinds, plugin_fields=plugin_fields,
         action_form=forms.ActionForm(),
         domain_value=(settings["callback_domain"] or "") if domain_value is None else domain_value,
-        domain_errors=domain_errors or [], notice=session.pop(_NOTICE, None),
+        domain_errors=domain_errors or [], confirm_domain=confirm_domain, notice=session.pop(_NOTICE, None),
         statuses=list(STATUS_LABELS), verdicts=list(VERDICT_LABELS), page_data=data,
     )
 

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, request
 
+from ..store import gateway_urls
+
 #: PanelPay's pages load their scripts, styles and images from this site only and may be framed by this
 #: site only; ``form-action`` also allows the gateways a payment form is posted to.
 _PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -44,13 +46,12 @@ def _bounded_body():
 
 
 def allow_forms_to(state, channels) -> None:
-    """Let this page post payment forms to the gateways of ``channels`` (their config's URL fields)."""
+    """Let this page post payment forms to the gateways of ``channels``."""
     origins = g.setdefault("panelpay_form_targets", set())
     for channel in channels:
-        config = channel.public_config()
-        for field in state.manifest.kind_fields(channel.kind) if channel.kind in state.manifest.kinds else ():
-            parts = urlsplit(str(config.get(field.key) or "")) if field.type == "url" else None
-            if parts is not None and parts.scheme in ("http", "https") and parts.netloc:
+        for url in gateway_urls(state, channel):
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc:
                 origins.add(f"{parts.scheme}://{parts.netloc}")
 
 

@@ -124,3 +124,42 @@ def test_the_settings_page_is_for_admins_only(login, demo):
     response = page.goto(f"{demo.base_url}/payment/admin")
     assert response.status == 403
     assert page.locator("#pp-domain").count() == 0
+
+
+def test_a_callback_domain_with_errors_is_saved_only_when_the_admin_confirms(login, demo):
+    """In the demo the sandbox gateways answer on the site's own address: that address is no error, so it
+    saves at once; a private address that a public gateway cannot reach is an error and needs a yes."""
+    context = login("admin")
+    channels = context.request.get(f"{demo.base_url}/payment/admin/api/channels").json()
+    epay = next(c for c in channels if c["kind"] == "epay")
+    own = demo.base_url
+    page = context.new_page()
+    answers, agree = [], [False]
+    page.on("dialog", lambda dialog: (answers.append(dialog.message),
+                                      dialog.accept() if agree[0] else dialog.dismiss()))
+    page.goto(f"{demo.base_url}/payment/admin")
+    try:
+        page.fill("#pp-domain", own)
+        page.click("#pp-domain-save")
+        expect(page.locator("#pp-domain-saved")).to_contain_text(own)
+        assert answers == [] and _settings(context, demo.base_url)["callback_domain"] == own
+        assert "error" not in {c["level"] for c in _settings(context, demo.base_url)["conflicts"]}
+
+        moved = context.request.patch(f"{demo.base_url}/payment/admin/api/channels/{epay['uuid']}",
+                                      data={"config": {"gateway": "https://pay.example.net/", "key": "k" * 32}})
+        assert moved.ok, moved.text()
+        page.reload()
+        page.fill("#pp-domain", "http://10.0.0.5")
+        page.click("#pp-domain-save")
+        page.wait_for_timeout(500)
+        assert len(answers) == 1 and "Save it anyway?" in answers[0]  # dismissed: not saved
+        assert _settings(context, demo.base_url)["callback_domain"] == own
+        agree[0] = True
+        page.click("#pp-domain-save")
+        expect(page.locator("#pp-domain-saved")).to_contain_text("http://10.0.0.5")
+        assert len(answers) == 2 and _settings(context, demo.base_url)["callback_domain"] == "http://10.0.0.5"
+    finally:
+        context.request.put(f"{demo.base_url}/payment/admin/api/settings", data={"callback_domain": None})
+        restored = demo.app.extensions["panelpay"].sandbox.channel_configs(demo.base_url + "/payment/sandbox")["epay"]
+        context.request.patch(f"{demo.base_url}/payment/admin/api/channels/{epay['uuid']}",
+                              data={"config": restored})
