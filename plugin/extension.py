@@ -67,6 +67,16 @@ class State:
     def is_admin(self) -> bool:
         return bool(self.ext.is_admin()) if self.ext.is_admin else False
 
+    def user_name(self, user_id: str) -> str | None:
+        """How the host names a user, for the operator's pages (None when the host does not say)."""
+        name = self.ext.user_name(user_id) if self.ext.user_name else None
+        return None if name is None else str(name)
+
+    def find_users(self, text: str) -> list[str]:
+        """The ids of the host's users whose name starts with ``text`` (none when the host cannot search)."""
+        found = self.ext.find_users(text) if self.ext.find_users else ()
+        return [str(user_id) for user_id in list(found)[:500]]
+
     # -- channels ---------------------------------------------------------------------------------
     def http_for(self, key: str) -> requests.Session:
         """One pooled HTTP session per channel (connections kept alive between calls), guarded: no
@@ -106,6 +116,8 @@ class PanelPay:
       ``BalanceColumn(User.cents, units_per_yuan=100)``, or a callable ``fn(session, user_id, credit)``.
     * ``locale``: returns the host's language for the current user (``"en"`` or ``"zh_CN"``), or None to
       follow the browser.
+    * ``user_name``: ``fn(user_id)`` → the name the operator knows a user by (shown beside its orders).
+    * ``find_users``: ``fn(text)`` → ids of the users whose name starts with ``text`` (the orders' user filter).
     * ``channel_kinds``: channel classes of your own (see :mod:`panelpay.channels.base`), beside the
       built-in ones and those of the ``panelpay.channels`` entry-point group.
 
@@ -115,24 +127,30 @@ class PanelPay:
     def __init__(self, app: Flask | None = None, *, db: Any = None,
                  current_user_id: Callable[[], Any] | None = None, is_admin: Callable[[], bool] | None = None,
                  balance: BalanceColumn | BalanceCallable | Any = None,
-                 locale: Callable[[], str | None] | None = None, channel_kinds: Iterable[type[Channel]] = ()):
+                 locale: Callable[[], str | None] | None = None, channel_kinds: Iterable[type[Channel]] = (),
+                 user_name: Callable[[str], Any] | None = None, find_users: Callable[[str], Iterable] | None = None):
         self.db = None
         self.balance: BalanceColumn | BalanceCallable | Any = None
         self.current_user_id: Callable[[], Any] | None = None
         self.is_admin: Callable[[], bool] | None = None
         self.locale: Callable[[], str | None] | None = None
         self.channel_kinds: list[type[Channel]] = []
-        self._set(db, current_user_id, is_admin, balance, locale, channel_kinds)
+        self.user_name: Callable[[str], Any] | None = None
+        self.find_users: Callable[[str], Iterable] | None = None
+        self._set(db, current_user_id, is_admin, balance, locale, channel_kinds, user_name, find_users)
         if app is not None:
             self.init_app(app)
 
-    def _set(self, db, current_user_id, is_admin, balance, locale, channel_kinds) -> None:
+    def _set(self, db, current_user_id, is_admin, balance, locale, channel_kinds, user_name=None,
+             find_users=None) -> None:
         self.db = db if db is not None else self.db
         self.current_user_id = current_user_id or self.current_user_id
         self.is_admin = is_admin or self.is_admin
         self.balance = balance if balance is not None else self.balance
         self.locale = locale or self.locale
         self.channel_kinds += [cls for cls in channel_kinds if cls not in self.channel_kinds]
+        self.user_name = user_name or self.user_name
+        self.find_users = find_users or self.find_users
 
     def user_id_loader(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         """Decorator: register the function returning the current user's id."""
@@ -151,11 +169,13 @@ class PanelPay:
 
     def init_app(self, app: Flask, *, db: Any = None, current_user_id: Callable[[], Any] | None = None,
                  is_admin: Callable[[], bool] | None = None, balance: Any = None,
-                 locale: Callable[[], str | None] | None = None, channel_kinds: Iterable[type[Channel]] = ()) -> None:
+                 locale: Callable[[], str | None] | None = None, channel_kinds: Iterable[type[Channel]] = (),
+                 user_name: Callable[[str], Any] | None = None, find_users: Callable[[str], Iterable] | None = None
+                 ) -> None:
         """Read ``PANELPAY_*`` config once, validate it, and mount PanelPay's routes and CLI on ``app``."""
         if "panelpay" in app.extensions:
             raise RuntimeError("A 'PanelPay' instance has already been registered on this Flask app.")
-        self._set(db, current_user_id, is_admin, balance, locale, channel_kinds)
+        self._set(db, current_user_id, is_admin, balance, locale, channel_kinds, user_name, find_users)
         if self.db is None:
             raise RuntimeError("PanelPay needs the host's Flask-SQLAlchemy instance: PanelPay(app, db=db, ...)")
         if self.balance is None:

@@ -141,6 +141,17 @@ _JS_STRINGS = {
     "admin.prev": lazy_gettext("Previous"),
     "admin.next": lazy_gettext("Next"),
     "admin.confirm_delete": lazy_gettext("Delete this channel? A channel with orders is disabled instead."),
+    "admin.path": lazy_gettext("Requested path"),
+    "admin.paid_late": lazy_gettext("Paid late"),
+    "admin.settled_by": lazy_gettext("confirmed by: %(source)s"),
+    "admin.reviewed_by": lazy_gettext("Reviewed by %(name)s, %(when)s"),
+    "admin.mark_reviewed": lazy_gettext("Mark reviewed"),
+    "admin.credit_by_hand": lazy_gettext("Credit it"),
+    "admin.confirm_credit": lazy_gettext("Credit this order's total of %(total)s to its user? Do this only once you "
+                                         "know the money arrived."),
+    "admin.credited_by_hand": lazy_gettext("Order %(trade_no)s credited, with your name on it."),
+    "admin.marked_reviewed": lazy_gettext("Order %(trade_no)s marked reviewed, with your name on it."),
+    "admin.amount_fee": lazy_gettext("top-up %(amount)s · fee %(fee)s"),
 }
 
 

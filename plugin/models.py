@@ -146,6 +146,8 @@ class Order(Base):
     trade_no: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[str] = mapped_column(String(64))
     channel_id: Mapped[int] = mapped_column(ForeignKey("panelpay_channels.id"))
+    #: The channel's name when the order was made: renaming a channel does not rename its past orders.
+    channel_name: Mapped[str] = mapped_column(String(64), default="")
     amount: Mapped[Decimal] = mapped_column(Money)
     fee: Mapped[Decimal] = mapped_column(Money)
     total: Mapped[Decimal] = mapped_column(Money)
@@ -166,6 +168,9 @@ class Order(Base):
     settled_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     #: Why the order needs an operator (amount mismatch, reused gateway trade number, …).
     anomaly: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The operator who reviewed the order's anomaly (marked it reviewed, or settled it by hand), and when.
+    reviewed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Reconcile claims a row until this time, so concurrent runs never query it twice.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

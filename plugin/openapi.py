@@ -31,6 +31,8 @@ _OPERATIONS = [
     ("delete", "/admin/api/channels/{uuid}", "Delete (or disable, if it has orders)", None, "204", None, False,
      "401 403 404"),
     ("get", "/admin/api/orders", "Orders, filtered", None, "200", "AdminOrderPage", False, "400 401 403"),
+    ("post", "/admin/api/orders/{trade_no}/review", "Review a flagged order, or credit an anomaly by hand",
+     "ReviewIn", "200", "AdminOrderOut", False, "400 401 403 404 409 415 422"),
     ("get", "/admin/api/notifications", "The delivery log", None, "200", "NotificationPage", False, "400 401 403"),
     ("get", "/admin/api/notifications/{id}", "One delivery", None, "200", "NotificationOut", False, "401 403 404"),
     ("post", "/admin/api/notifications/{id}/replay", "Re-judge a delivery", "Empty", "200", "ReplayOut", False,
@@ -41,7 +43,7 @@ _OPERATIONS = [
 
 _QUERY = {
     "/api/orders": ["page", "per_page"],
-    "/admin/api/orders": ["status", "user", "channel", "trade_no", "page", "per_page"],
+    "/admin/api/orders": ["status", "flag", "user", "channel", "trade_no", "page", "per_page"],
     "/admin/api/notifications": ["channel", "verdict", "order", "page", "per_page"],
 }
 

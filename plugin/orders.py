@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, update
 from . import callback
 from .channels.base import GatewayError, PaymentStatus, PayRequest
 from .db import transient_errors
-from .models import CLOSED, PENDING, TRADE_NO, Channel, Order, storable_text, utcnow
+from .models import ANOMALY, CLOSED, PENDING, TRADE_NO, Channel, Order, storable_text, utcnow
 from .money import fee_for
 from .settle import Evidence, Settlement, settle
 from .store import NotFound, channel_impl, get_settings
@@ -83,6 +83,7 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
             trade_no=new_trade_no(),
             user_id=user_id,
             channel_id=channel.id,
+            channel_name=channel.name,
             amount=priced.amount,
             fee=priced.fee,
             total=priced.total,
@@ -202,3 +203,29 @@ def settle_report(order: Order, impl, report, source: str) -> Settlement | None:
     if report.amount is None:
         raise GatewayError("the gateway did not state the amount paid", transient=False)
     return settle(order, Evidence(source=source, amount=report.amount, gateway_trade_no=report.gateway_trade_no))
+
+
+def review(state, order: Order, *, action: str, by: str) -> Settlement | None:
+    """An operator's decision on a flagged order, recorded with their name and the time.
+
+    ``reviewed``: the operator looked at it; nothing about the money changes. ``credit``: the order, held as
+    an anomaly (an amount that did not match, say), is credited after all, through ``settle()`` with source
+    ``manual``, for its total. Raises :class:`OrderRefused` (409) for a credit of an order that is not an
+    anomaly; returns the settlement of a credit.
+    """
+    now = utcnow()
+    with transient_errors(), state.session() as session, session.begin():
+        values = {"reviewed_by": by[:128], "reviewed_at": now}
+        if action == "credit":
+            values["status"] = PENDING  # back to settleable, for settle() to decide exactly once
+        changed = session.execute(update(Order).where(Order.id == order.id,
+                                                      *([Order.status == ANOMALY] if action == "credit" else []))
+                                  .values(**values).execution_options(synchronize_session=False)).rowcount
+    if action != "credit":
+        return None
+    if not changed:
+        raise OrderRefused("Only an order held as an anomaly can be credited by hand.", code="not_anomaly",
+                           status=409)
+    log.warning("order %s credited by hand by %s after review", order.trade_no, by)
+    return settle(load_order(state, order.trade_no), Evidence(source="manual", amount=order.total,
+                                                             gateway_trade_no=None))

@@ -73,7 +73,7 @@ class OrderOut(Schema):
     total = Money()
     credit = Money()
     channel = fields.Function(lambda o: o.channel.uuid if o.channel is not None else None)
-    channel_name = fields.Function(lambda o: o.channel.name if o.channel is not None else None)
+    channel_name = fields.String()
     kind = fields.Function(lambda o: o.channel.kind if o.channel is not None else None)
     created_at = UTC()
     expires_at = UTC()
@@ -85,6 +85,9 @@ class OrderOut(Schema):
 
 class AdminOrderOut(OrderOut):
     user_id = fields.String()
+    user_name = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = UTC(allow_none=True)
     gateway_trade_no = fields.String(allow_none=True)
     settled_by = fields.String(allow_none=True)
     anomaly = fields.String(allow_none=True)
@@ -152,6 +155,10 @@ class ChannelIn(ChannelPatch):
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class ReviewIn(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(["reviewed", "credit"]))
+
+
 class SettingsIn(Schema):
     enabled = fields.Boolean()
     callback_domain = Domain(allow_none=True)
@@ -203,6 +210,7 @@ class NotificationOut(Schema):
     channel = fields.String(attribute="channel_uuid")
     kind = fields.String()
     method = fields.String()
+    path = fields.String()
     headers = fields.List(fields.List(fields.String()))
     query = fields.String()
     body = fields.String()

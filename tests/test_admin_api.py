@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -236,3 +237,54 @@ def test_moving_an_alipay_channel_needs_its_app_key_again(world):
     moved = world.admin.patch(f"/payment/admin/api/channels/{uuid}",
                               json={"config": {"gateway": "https://openapi.alipay.com/gateway.do"}})
     assert moved.status_code == 422 and set(moved.get_json()["fields"]) == {"config.app_private_key"}
+
+
+def test_late_payments_and_anomalies_are_found_and_resolved_by_name(make_app, sandbox, signer):
+    """The operator filters orders by flag, finds a user by the start of their name (the host's
+    user_name/find_users hooks), marks an anomaly reviewed or credits it through settle() by hand; each
+    decision carries the operator's name."""
+    from tests.conftest import World
+
+    app = make_app()
+    names = {}
+    app.panelpay.user_name = lambda user_id: names.get(str(user_id))
+    app.panelpay.find_users = lambda text: [i for i, n in names.items() if n.lower().startswith(text.lower())]
+    world = World(app, sandbox, configs=("epay",))
+    names.update({str(world.alice_id): "Alice Liddell", str(world.admin_id): "Ada Admin"})
+    late, wrong, fine = world.order("epay"), world.order("epay", "20.00"), world.order("epay", "5.00")
+    with world.app.app_context(), world.state.session() as session, session.begin():
+        session.execute(sa.text("UPDATE panelpay_orders SET status = 'expired' WHERE trade_no = :t"),
+                        {"t": late["trade_no"]})
+    uuid = world.channels["epay"]["uuid"]
+    for order, paid in ((late, late["total"]), (wrong, "2.00"), (fine, fine["total"])):
+        world.app.test_client().get(f"/payment/notify/epay/{uuid}?" + urlencode(signer.epay(order["trade_no"], paid)))
+
+    def listed(**filters):
+        return [(o["trade_no"], o["user_name"]) for o in
+                world.admin.get("/payment/admin/api/orders", query_string=filters).get_json()["items"]]
+
+    assert listed(flag="paid_late") == [(late["trade_no"], "Alice Liddell")]
+    assert listed(flag="anomaly") == [(wrong["trade_no"], "Alice Liddell")]
+    assert len(listed(user="ali")) == 3 and listed(user="ada") == [] and len(listed(user=str(world.alice_id))) == 3
+    assert listed(trade_no=fine["trade_no"][:20]) and all(t.startswith(fine["trade_no"][:20])
+                                                         for t, _ in listed(trade_no=fine["trade_no"][:20]))
+
+    review = f"/payment/admin/api/orders/{wrong['trade_no']}/review"
+    refused = world.admin.post(f"/payment/admin/api/orders/{fine['trade_no']}/review", json={"action": "credit"})
+    assert refused.status_code == 409
+    looked = world.admin.post(review, json={"action": "reviewed"}).get_json()
+    assert looked["reviewed_by"] == "Ada Admin" and looked["status"] == "anomaly" and listed(flag="reviewed")
+    assert world.balance() == Decimal("15.00")  # late 10.00 + fine 5.00; the mismatch not credited
+    credited = world.admin.post(review, json={"action": "credit"}).get_json()
+    assert (credited["status"], credited["settled_by"], credited["reviewed_by"]) == ("paid", "manual", "Ada Admin")
+    assert world.balance() == Decimal("35.00")
+    again = world.admin.post(review, json={"action": "credit"})
+    assert again.status_code == 409 and world.balance() == Decimal("35.00")
+
+
+def test_renaming_a_channel_keeps_the_name_old_orders_were_made_with(world):
+    order = world.order("epay")
+    uuid = world.channels["epay"]["uuid"]
+    assert world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"name": "EPay 2027"}).status_code == 200
+    assert world.alice.get(f"/payment/api/orders/{order['trade_no']}").get_json()["channel_name"] == "epay"
+    assert world.order("epay")["channel_name"] == "EPay 2027"

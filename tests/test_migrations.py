@@ -93,6 +93,31 @@ def test_0002_keeps_the_delivery_log_and_adds_headers_and_reasons(fresh_db):
     engine.dispose()
 
 
+def test_0003_gives_existing_orders_their_channels_name_and_room_for_reviews(fresh_db):
+    engine = sa.create_engine(fresh_db)
+    migrate.upgrade(engine, "0002")
+    meta = sa.MetaData()
+    channels = sa.Table("panelpay_channels", meta, autoload_with=engine)
+    orders = sa.Table("panelpay_orders", meta, autoload_with=engine)
+    now = dt.datetime(2026, 12, 1, 8)
+    with engine.begin() as connection:
+        channel_id = connection.execute(channels.insert().values(
+            uuid="0123456789abcdef", kind="epay", name="EPay main", config="{}", secrets="", enabled=True,
+            fee_fixed=0, fee_percent=0, min_amount=1, sort=0, revision=1, created_at=now, updated_at=now,
+        )).inserted_primary_key[0]
+        connection.execute(orders.insert().values(
+            trade_no="PP1", user_id="7", channel_id=channel_id, amount=1000, fee=0, total=1000, credit=1000,
+            status="paid", notify_url="https://x/payment/notify/epay/0123456789abcdef", pay="{}", subject="Top-up",
+            created_at=now, expires_at=now, paid_late=False))
+    migrate.upgrade(engine)
+    upgraded = sa.Table("panelpay_orders", sa.MetaData(), autoload_with=engine)
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(upgraded)).mappings().one()
+    assert (row["trade_no"], row["status"], row["channel_name"], row["reviewed_by"]) == ("PP1", "paid", "EPay main", None)
+    migrate.downgrade(engine, "0002")
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def installed_venv(tmp_path_factory):
     """A fresh virtualenv with PanelPay installed by ``pip install .`` (the wheel, not the source tree)."""

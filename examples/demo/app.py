@@ -22,6 +22,16 @@ from panelpay.manifest import load_manifest
 
 DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
 
+#: The demo panel's own words in Chinese (PanelPay's pages bring their own translations).
+ZH = {
+    "Demo panel": "演示面板", "Top up": "充值", "PanelPay settings": "PanelPay 设置", "balance": "余额",
+    "Log out": "退出登录", "Log in": "登录", "User name": "用户名", "Password": "密码",
+    "Demo logins:": "演示账号：", "(a user)": "（普通用户）", "(the operator)": "（运营者）",
+    "Wrong user name or password.": "用户名或密码错误。", "Hello, %(name)s": "你好，%(name)s",
+    "Your balance is": "您的余额为", "Open the PanelPay settings": "打开 PanelPay 设置",
+    "to see the channels, the callback domain and the doctor.": "，查看支付通道、回调域名和自检。",
+}
+
 
 def load_plugin_class():
     """Resolve ``entry`` (``module:Class``) from the plugin manifest, as a panel's plugin loader does."""
@@ -74,12 +84,22 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         current_user_id=lambda: session.get("uid"),
         is_admin=lambda: bool(current_user() and current_user().is_admin),
         balance=BalanceColumn(User.balance),
-        locale=lambda: session.get("lang"),
+        locale=lambda: session.get("lang"),  # None: PanelPay follows the browser, as the demo's own words do
     )
+
+    def demo_language() -> str:
+        """The demo's language: the one chosen in its header, else the browser's."""
+        chosen = session.get("lang") or request.accept_languages.best_match(["en", "zh_CN", "zh"])
+        return "zh_CN" if chosen in ("zh_CN", "zh") else "en"
+
+    def say(text: str, **values) -> str:
+        """One of the demo's own phrases in the page's language."""
+        words = ZH.get(text, text) if demo_language() == "zh_CN" else text
+        return words % values if values else words
 
     @app.context_processor
     def demo_context():
-        return {"me": current_user()}
+        return {"me": current_user(), "say": say, "demo_lang": demo_language()}
 
     @app.get("/")
     def home():
@@ -107,13 +127,17 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         if user is None or not check_password_hash(user.password_hash, str(data.get("password", ""))):
             if request.is_json:
                 return jsonify(error="invalid_login", message="Wrong user name or password.", fields={}), 401
-            flash("Wrong user name or password.")
+            flash(say("Wrong user name or password."))
             return render_template("demo/login.html"), 401
         session.clear()
         session["uid"] = user.id
         if request.is_json:
             return jsonify(username=user.username, balance=f"{user.balance:.2f}")
         return redirect(_local(request.args.get("next")) or url_for("home"))
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return redirect(url_for("panelpay_pages.static", filename="favicon.svg"))
 
     @app.post("/logout")
     def logout():

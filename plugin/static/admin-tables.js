@@ -1,13 +1,29 @@
 // The settings page's two logs: the delivery log (every notification as received, expandable to its raw
 // payload, with Replay) and the orders, each with filters and pages. Everything is shown as text.
-import { api, el, localTime, showMessages, statusBadge, t } from "./common.js";
+import { api, el, labelCells, localTime, showMessages, statusBadge, t } from "./common.js";
 
 const PER_PAGE = 20;
 
-/** A filtered, paged table: `render(item)` returns the rows of one item. */
-function pagedTable({ url, filters, body, pager, columns, render }) {
+/**
+ * A filtered, paged table: `render(item)` returns the rows of one item. The filters live in the page's URL
+ * (`<name>.<filter>=`), so a filtered view can be reloaded, bookmarked and shared. Returns `load()`.
+ */
+function pagedTable({ name, url, filters, body, pager, columns, render }) {
   let page = 1;
   let latest = 0;
+  const address = new URL(window.location.href);
+  for (const field of filters.elements) {
+    const kept = address.searchParams.get(`${name}.${field.name}`);
+    if (field.name && kept !== null) field.value = kept;
+  }
+
+  function remember() {
+    const next = new URL(window.location.href);
+    for (const [key, value] of new FormData(filters)) {
+      if (value) next.searchParams.set(`${name}.${key}`, value); else next.searchParams.delete(`${name}.${key}`);
+    }
+    window.history.replaceState(null, "", next);
+  }
 
   async function load() {
     const ticket = ++latest; // filters can change faster than answers arrive: show only the newest
@@ -19,6 +35,7 @@ function pagedTable({ url, filters, body, pager, columns, render }) {
       const rows = result.items.flatMap(render);
       body.replaceChildren(...(rows.length ? rows
         : [el("tr", {}, el("td", { attrs: { colspan: columns }, class: "pp-muted", text: t("admin.none") }))]));
+      labelCells(body.closest("table"));
       const pages = Math.max(1, Math.ceil(result.total / result.per_page));
       pager.replaceChildren(
         el("button", { class: "pp-button", text: t("admin.prev"), attrs: { type: "button", disabled: page <= 1 },
@@ -36,14 +53,23 @@ function pagedTable({ url, filters, body, pager, columns, render }) {
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
     page = 1;
+    remember();
     load();
   });
   filters.addEventListener("change", (event) => {
     if (event.target.tagName !== "SELECT") return; // text filters apply on Enter or the button
     page = 1;
+    remember();
     load();
   });
   load();
+  return load;
+}
+
+/** The channel's name, if the row's kind is the channel's (a request to a wrong notify URL is shown by its path). */
+function channelName(channels, uuid, kind) {
+  const channel = channels[uuid];
+  return channel && (!kind || channel.kind === kind) ? channel.name : null;
 }
 
 // -- delivery log -----------------------------------------------------------------------------------
@@ -74,7 +100,8 @@ function detailsRow(item, onReplay) {
         field(t("admin.outcome"), item.outcome, false),
         item.reason ? field(t("admin.reason"), item.reason, false) : [],
         field(t("admin.answer"), `${item.answer_status ?? ""} ${item.answer_body || ""}`.trim()),
-        field(t("admin.source_ip"), `${item.method} · ${item.source_ip}`),
+        field(t("admin.path"), `${item.method} ${item.path}`),
+        field(t("admin.source_ip"), item.source_ip),
         field(t("admin.content_type"), item.content_type),
         item.replay_of ? field(t("admin.replay_of"), `#${item.replay_of}`) : [],
         field(t("admin.headers"), (item.headers || []).map(([name, value]) => `${name}: ${value}`).join("\n")),
@@ -92,6 +119,8 @@ export function setupDeliveryLog(data) {
   const filters = document.getElementById("pp-log-filters");
   if (!filters) return;
   const channels = data.channels || {};
+  const notice = document.getElementById("pp-log-notice");
+  let reload = () => {};
 
   async function onReplay(item, button, result) {
     button.disabled = true;
@@ -99,10 +128,14 @@ export function setupDeliveryLog(data) {
     showMessages(result, t("admin.replaying"));
     try {
       const answer = await api(`${data.notifications_url}/${item.id}/replay`, { method: "POST", body: {} });
-      showMessages(result, t("admin.replayed", {
+      const said = t("admin.replayed", {
         id: answer.notification_id, verdict: t(`verdict.${answer.verdict}`), outcome: answer.outcome,
         status: answer.status, body: answer.body,
-      }));
+      });
+      showMessages(result, said);
+      notice.hidden = false;
+      showMessages(notice, said); // the list is loaded again: the copy is its newest row
+      reload();
     } catch (failure) {
       result.classList.add("pp-result-error");
       showMessages(result, failure.message);
@@ -124,7 +157,7 @@ export function setupDeliveryLog(data) {
     const row = el("tr", { data: { id: String(item.id) } },
       el("td", { class: "pp-num", text: item.id }),
       el("td", { text: localTime(item.received_at) }),
-      el("td", { text: channels[item.channel] || `${item.kind}/${item.channel}` }),
+      el("td", { text: channelName(channels, item.channel, item.kind) || item.path }),
       el("td", {}, el("code", { class: "pp-break pp-trade", text: item.trade_no || "—" })),
       el("td", {}, el("span", { class: `pp-verdict pp-verdict-${item.verdict}`, text: t(`verdict.${item.verdict}`) })),
       el("td", { class: "pp-outcome", text: item.outcome }),
@@ -134,8 +167,8 @@ export function setupDeliveryLog(data) {
     return [row, detail];
   }
 
-  pagedTable({
-    url: data.notifications_url, filters, body: document.getElementById("pp-log-rows"),
+  reload = pagedTable({
+    name: "log", url: data.notifications_url, filters, body: document.getElementById("pp-log-rows"),
     pager: document.getElementById("pp-log-pager"), columns: 8, render,
   });
 }
@@ -146,19 +179,59 @@ export function setupOrders(data) {
   const filters = document.getElementById("pp-order-filters");
   if (!filters) return;
   const channels = data.channels || {};
+  const notice = document.getElementById("pp-order-notice");
+  let reload = () => {};
+
+  async function decide(order, action, button) {
+    if (action === "credit" && !window.confirm(t("admin.confirm_credit", { total: order.total }))) return;
+    button.disabled = true;
+    try {
+      await api(`${data.orders_url}/${order.trade_no}/review`, { method: "POST", body: { action } });
+      showMessages(notice, t(action === "credit" ? "admin.credited_by_hand" : "admin.marked_reviewed",
+                             { trade_no: order.trade_no }));
+      notice.classList.remove("pp-result-error");
+      reload();
+    } catch (failure) {
+      showMessages(notice, failure.message);
+      notice.classList.add("pp-result-error");
+      button.disabled = false;
+    }
+    notice.hidden = false;
+  }
+
+  function status(order) {
+    const cell = el("td", {}, statusBadge(order.status));
+    if (order.paid_late) cell.append(" ", el("span", { class: "pp-status pp-status-late", text: t("admin.paid_late") }));
+    if (order.settled_by) cell.append(el("div", { class: "pp-small pp-muted", text: t("admin.settled_by", { source: order.settled_by }) }));
+    if (order.anomaly) cell.append(el("div", { class: "pp-small pp-bad", text: order.anomaly }));
+    if (order.reviewed_by) {
+      cell.append(el("div", { class: "pp-small pp-muted",
+        text: t("admin.reviewed_by", { name: order.reviewed_by, when: localTime(order.reviewed_at) }) }));
+    } else if (order.anomaly) {
+      const reviewed = el("button", { class: "pp-button pp-small", text: t("admin.mark_reviewed"), attrs: { type: "button" } });
+      reviewed.addEventListener("click", () => decide(order, "reviewed", reviewed));
+      cell.append(el("div", { class: "pp-actions" }, reviewed));
+    }
+    if (order.status === "anomaly") {
+      const credit = el("button", { class: "pp-button pp-small", text: t("admin.credit_by_hand"), attrs: { type: "button" } });
+      credit.addEventListener("click", () => decide(order, "credit", credit));
+      cell.lastChild?.classList?.contains("pp-actions") ? cell.lastChild.append(credit)
+        : cell.append(el("div", { class: "pp-actions" }, credit));
+    }
+    return cell;
+  }
+
   const render = (order) => [el("tr", {},
     el("td", { text: localTime(order.created_at) }),
-    el("td", {}, el("code", { class: "pp-nowrap", text: order.trade_no })),
-    el("td", { text: order.user_id }),
-    el("td", { text: order.channel_name || channels[order.channel] || "" }),
-    el("td", { class: "pp-num", text: order.amount }),
-    el("td", { class: "pp-num", text: order.fee }),
-    el("td", { class: "pp-num", text: order.total }),
-    el("td", {}, statusBadge(order.status), order.anomaly ? el("div", { class: "pp-small pp-bad", text: order.anomaly }) : null),
-    el("td", { text: order.settled_by || "" }),
+    el("td", {}, el("code", { class: "pp-break pp-trade", text: order.trade_no })),
+    el("td", { text: order.user_name ? `${order.user_name} (${order.user_id})` : order.user_id }),
+    el("td", { text: order.channel_name || channelName(channels, order.channel) || "" }),
+    el("td", { class: "pp-num" }, el("strong", { text: order.total }),
+      el("div", { class: "pp-small pp-muted", text: t("admin.amount_fee", { amount: order.amount, fee: order.fee }) })),
+    status(order),
   )];
-  pagedTable({
-    url: data.orders_url, filters, body: document.getElementById("pp-order-rows"),
-    pager: document.getElementById("pp-order-pager"), columns: 9, render,
+  reload = pagedTable({
+    name: "orders", url: data.orders_url, filters, body: document.getElementById("pp-order-rows"),
+    pager: document.getElementById("pp-order-pager"), columns: 6, render,
   });
 }

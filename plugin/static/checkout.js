@@ -1,7 +1,8 @@
 // The checkout page: amount and channel, the fee and total as the server will compute them, paying,
 // and the user's order history.
 import {
-  api, el, feeCents, formatCents, localTime, openGateway, pageData, parseCents, showMessages, statusBadge, t,
+  api, el, feeCents, formatCents, labelCells, localTime, openGateway, pageData, parseCents, showMessages, statusBadge,
+  t,
 } from "./common.js";
 
 const data = pageData();
@@ -124,6 +125,7 @@ function setupHistory() {
           el("td", {}, statusBadge(order.status)),
         ));
       }
+      labelCells(rows.closest("table"));
       note.textContent = result.total === 0 ? t("history.empty") : "";
       more.hidden = page * result.per_page >= result.total;
     } catch (error) {

@@ -172,3 +172,16 @@ export function openGateway(pay) {
 export function statusBadge(status) {
   return el("span", { class: `pp-status pp-status-${status}`, text: t(`status.${status}`), data: { status } });
 }
+
+/**
+ * Give each cell of a table's body the label of its column (`data-label`), so that on a narrow screen, where
+ * the stylesheet stacks a row's cells, each says what it is. Rows spanning the table (details) stay as they are.
+ */
+export function labelCells(table) {
+  const labels = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.tBodies[0]?.rows || []) {
+    [...row.cells].forEach((cell, index) => {
+      if (!cell.colSpan || cell.colSpan === 1) cell.dataset.label = labels[index] || "";
+    });
+  }
+}

@@ -10,8 +10,9 @@ from ..channels.base import ConfigInvalid
 from ..conflicts import all_findings
 from ..db import transient_errors
 from ..models import Channel, Notification, Order
+from ..orders import OrderRefused, load_order, review
 from ..replay import replay
-from ..schemas import (AdminChannelOut, AdminOrderPage, ChannelIn, ChannelPatch, DomainCheckIn, DomainCheckOut,
+from ..schemas import (AdminChannelOut, AdminOrderOut, AdminOrderPage, ReviewIn, ChannelIn, ChannelPatch, DomainCheckIn, DomainCheckOut,
                        DoctorOut, Empty, NotificationOut, NotificationPage, ReconcileOut, ReplayOut, SettingsIn, SettingsOut)
 from ..store import NotFound, delete_channel, get_channel, get_settings, list_channels, masked_config, put_settings, \
     save_channel
@@ -154,10 +155,46 @@ def admin_api_blueprint() -> Blueprint:
     @bp.get("/admin/api/orders")
     @admin_endpoint
     def orders():
-        """Orders, newest first; filters: status, user, channel (uuid), trade_no."""
-        query = _filtered(select(Order).join(Channel, Channel.id == Order.channel_id), {
-            "status": Order.status, "user": Order.user_id, "trade_no": Order.trade_no, "channel": Channel.uuid})
-        return dump(AdminOrderPage(), paginate(query, Order.id.desc()))
+        """Orders, newest first; filters: status, channel (uuid), flag (paid_late, anomaly, reviewed), user
+        (an id, or the start of a name the host knows), trade_no (its start)."""
+        st = state()
+        query = _filtered(select(Order).join(Channel, Channel.id == Order.channel_id),
+                          {"status": Order.status, "channel": Channel.uuid})
+        flag = request.args.get("flag", "")
+        if flag:
+            query = query.where({"paid_late": Order.paid_late.is_(True), "anomaly": Order.anomaly.is_not(None),
+                                 "reviewed": Order.reviewed_at.is_not(None)}.get(flag, false()))
+        user = request.args.get("user", "").strip()
+        if user:
+            query = query.where(Order.user_id.in_([user, *st.find_users(user)]))
+        trade_no = request.args.get("trade_no", "").strip()
+        if trade_no:
+            query = query.where(Order.trade_no.startswith(trade_no, autoescape=True))
+        page = paginate(query, Order.id.desc())
+        for order in page["items"]:
+            order.user_name = st.user_name(order.user_id)
+        return dump(AdminOrderPage(), page)
+
+    @bp.post("/admin/api/orders/<trade_no>/review")
+    @admin_endpoint
+    def review_order(trade_no: str):
+        """An operator's decision on a flagged order: ``{"action": "reviewed"}`` records that they looked at
+        it; ``{"action": "credit"}`` credits an anomaly through settle() (source manual). Both record the
+        operator's name."""
+        data = json_body(ReviewIn())
+        st = state()
+        try:
+            order = load_order(st, trade_no)
+        except NotFound:
+            raise ApiError(404, "not_found", "No such order.") from None
+        admin = st.current_user_id() or ""
+        try:
+            review(st, order, action=data["action"], by=st.user_name(admin) or admin)
+        except OrderRefused as exc:
+            raise ApiError(exc.status, exc.code, str(exc)) from None
+        order = load_order(st, trade_no)
+        order.user_name = st.user_name(order.user_id)
+        return dump(AdminOrderOut(), order)
 
     @bp.get("/admin/api/notifications")
     @admin_endpoint
@@ -167,7 +204,7 @@ def admin_api_blueprint() -> Blueprint:
             "channel": Notification.channel_uuid, "verdict": Notification.verdict, "order": Notification.trade_no})
         page = paginate(query, Notification.id.desc())
         secrets = secret_names(state())
-        page["items"] = [notification_view(row, secrets) for row in page["items"]]
+        page["items"] = [notification_view(row, secrets, state().settings.url_prefix) for row in page["items"]]
         return dump(NotificationPage(), page)
 
     @bp.get("/admin/api/notifications/<int(max=9223372036854775807):notification_id>")
@@ -177,7 +214,7 @@ def admin_api_blueprint() -> Blueprint:
             row = session.get(Notification, notification_id)
         if row is None:
             raise ApiError(404, "not_found", "No such notification.")
-        return dump(NotificationOut(), notification_view(row, secret_names(state())))
+        return dump(NotificationOut(), notification_view(row, secret_names(state()), state().settings.url_prefix))
 
     @bp.post("/admin/api/notifications/<int(max=9223372036854775807):notification_id>/replay")
     @admin_endpoint

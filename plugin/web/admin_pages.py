@@ -203,7 +203,7 @@ def _settings_page(st, status: int = 200, domain_value: str | None = None, domai
         "reconcile_url": url_for("panelpay_admin_api.reconcile_view"),
         "notifications_url": url_for("panelpay_admin_api.notifications"),
         "orders_url": url_for("panelpay_admin_api.orders"),
-        "channels": {c["uuid"]: c["name"] for c in channels},
+        "channels": {c["uuid"]: {"name": c["name"], "kind": c["kind"]} for c in channels},
     }
     return render(
         "panelpay/admin.html", status,

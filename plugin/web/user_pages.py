@@ -61,7 +61,7 @@ def register(bp: Blueprint) -> None:
             "pay": pay if pending and pay.get("method") in ("form", "redirect") else None,
         }
         return render(
-            "panelpay/order.html", order=order, channel_name=order.channel.name if order.channel else "",
+            "panelpay/order.html", order=order, channel_name=order.channel_name,
             qr_svg=_qr_svg(qr) if qr else None,
             qr_link=qr if qr and qr.startswith(("https://", "http://")) else None,
             qr_text=qr, page_data=data,

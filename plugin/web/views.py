@@ -35,9 +35,11 @@ def _headers(stored: str) -> list[list[str]]:
     return [[str(name), MASK if str(name).lower() in _SECRET_HEADERS else str(value)] for name, value in pairs]
 
 
-def notification_view(row, secrets: set[str]) -> dict:
+def notification_view(row, secrets: set[str], prefix: str) -> dict:
+    """A delivery-log row for the operator; ``path`` is the notify path the request was sent to."""
     return {
         "id": row.id, "channel_uuid": row.channel_uuid, "kind": row.kind, "method": row.method,
+        "path": f"{prefix}/notify/{row.kind}/{row.channel_uuid}",
         "headers": _headers(row.headers), "query": _readable(bytes(row.query_string or b""), secrets),
         "body": _readable(bytes(row.body or b""), secrets), "content_type": row.content_type,
         "source_ip": row.source_ip, "received_at": row.received_at, "trade_no": row.trade_no,
