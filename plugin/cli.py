@@ -91,6 +91,9 @@ def _reconcile(expired_only: bool) -> None:
     click.echo(f"queried {summary.queried}, paid {summary.paid}, still pending {summary.pending}, "
                f"expired {summary.expired}, errors {summary.errors}"
                + (f", spooled notifications judged {summary.spooled}" if summary.spooled else ""))
+    if summary.skipped:
+        click.echo(f"{summary.skipped} more order(s) were not asked now: asked recently (an order is asked less "
+                   "often as it ages) or being asked by another run.")
     for uuid, error in summary.gateway_errors.items():
         click.echo(f"  gateway of channel {uuid}: {error}", err=True)
 

@@ -64,17 +64,17 @@ def probe(state, channel, url: str, method: str):
             channel.uuid)
     except requests.exceptions.SSLError as exc:
         return Finding("tls_error", "error", _(
-            "%(probe)s: the TLS handshake failed (%(error)s). Gateways refuse broken certificates: fix the "
-            "certificate, or use the domain that has a valid one.", probe=name, error=_short(exc)), channel.uuid)
+            "%(probe)s: the TLS handshake failed: %(problem)s. Gateways refuse broken certificates: fix the "
+            "certificate, or use the domain that has a valid one.", probe=name, problem=_tls_problem(exc)),
+            channel.uuid)
     except requests.exceptions.Timeout:
         return Finding("timeout", "error", _(
             "%(probe)s: no answer within %(seconds)s s. A firewall or a stopped reverse proxy is dropping the "
             "request; EPay gives up after 5 s.", probe=name, seconds=f"{state.settings.doctor_timeout:g}"),
             channel.uuid)
     except requests.exceptions.RequestException as exc:
-        return Finding("unreachable", "error", _(
-            "%(probe)s: cannot connect (%(error)s). Check DNS, the firewall and that the site listens on this "
-            "port.", probe=name, error=_short(exc)), channel.uuid)
+        code, problem = _connection_problem(exc, urlsplit(url).hostname or url)
+        return Finding(code, "error", _("%(probe)s: %(problem)s", probe=name, problem=problem), channel.uuid)
     return _classify(state, channel, name, method, level, nonce, response)
 
 
@@ -136,6 +136,49 @@ def _classify(state, channel, name, method, level, nonce, response):
         "notify path.", probe=name, status=status), channel.uuid)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text[:160] + ("…" if len(text) > 160 else "")
+def _chain(exc: BaseException) -> str:
+    """The text of an exception and of what caused it, lower-case: what the library said, to recognise it
+    (never shown: the finding says it in plain words)."""
+    seen, texts = set(), []
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        texts.append(f"{type(exc).__name__} {exc}")
+        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
+                                                  else getattr(exc, "reason", None))
+    return " ".join(texts).lower()
+
+
+def _tls_problem(exc: BaseException) -> str:
+    said = _chain(exc)
+    for words, problem in ((("expired",), _("the certificate has expired")),
+                           (("hostname mismatch", "doesn't match", "not valid for"),
+                            _("the certificate is for another name")),
+                           (("self-signed", "self signed"), _("the certificate is self-signed")),
+                           (("unable to get local issuer",), _("the certificate's issuer is not a trusted one")),
+                           (("wrong version number", "unknown protocol", "record layer failure"),
+                            _("the server does not speak TLS on this port (is the address http:// instead?)"))):
+        if any(word in said for word in words):
+            return problem
+    return _("the certificate cannot be verified")
+
+
+def _connection_problem(exc: BaseException, host: str) -> tuple[str, str]:
+    """(code, plain words) for a request that got no HTTP answer."""
+    said = _chain(exc)
+    if any(word in said for word in ("name or service not known", "nodename nor servname", "failed to resolve",
+                                     "getaddrinfo failed", "temporary failure in name resolution",
+                                     "nameresolutionerror", "no address associated")):
+        return "dns", _("the name %(host)s does not resolve: check its DNS record.", host=host)
+    if "refused" in said:
+        return "refused", _("nothing accepts connections there (connection refused): check that the site is "
+                            "running and the port is right.")
+    if any(word in said for word in ("remotedisconnected", "badstatusline", "connection aborted", "protocolerror",
+                                     "invalid http", "incompleteread", "headerparsingerror")):
+        return "not_http", _("a server answered, but not with HTTP (is this the port of a database or another "
+                             "service?): point the domain at the web server.")
+    if "reset" in said:
+        return "reset", _("the connection was cut (reset): a firewall or a proxy in front of the site is in "
+                          "the way.")
+    if any(word in said for word in ("unreachable", "no route to host")):
+        return "no_route", _("this server has no route to that address: check the network and the firewall.")
+    return "unreachable", _("cannot connect: check DNS, the firewall and that the site listens on this port.")

@@ -118,6 +118,9 @@ _JS_STRINGS = {
     "admin.doctor_failed": lazy_gettext("Errors found: fix them before taking payments."),
     "admin.reconcile_running": lazy_gettext("Asking the gateways about pending orders…"),
     "admin.reconcile_done": lazy_gettext("Asked %(queried)s, paid %(paid)s, still pending %(pending)s, expired %(expired)s, errors %(errors)s."),
+    "admin.reconcile_skipped": lazy_gettext("%(skipped)s more pending order(s) were not asked now: they were asked "
+                                            "recently (an order is asked less often as it ages)."),
+    "admin.doctor_nothing": lazy_gettext("Nothing was probed: no channel is switched on."),
     "admin.loading": lazy_gettext("Loading…"),
     "admin.none": lazy_gettext("Nothing matches these filters."),
     "admin.details": lazy_gettext("Details"),

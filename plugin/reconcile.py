@@ -47,6 +47,8 @@ class Summary:
     """What one run did. ``gateway_errors``: channel uuid → the last error its gateway gave."""
 
     queried: int = 0
+    #: Orders in reconcile's scope that were not due: asked recently (see BACKOFF), or claimed by another run.
+    skipped: int = 0
     paid: int = 0
     pending: int = 0
     expired: int = 0
@@ -55,7 +57,8 @@ class Summary:
     gateway_errors: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"queried": self.queried, "paid": self.paid, "pending": self.pending, "expired": self.expired,
+        return {"queried": self.queried, "skipped": self.skipped, "paid": self.paid, "pending": self.pending,
+                "expired": self.expired,
                 "errors": self.errors, "spooled": self.spooled, "gateway_errors": dict(self.gateway_errors)}
 
 
@@ -182,6 +185,7 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
     resolve_unjudged(state)
     limits: dict = {}
     credited_by_channel: Counter = Counter()
+    in_scope = due_count(state, expired_only=expired_only)
 
     def work(order: Order) -> tuple[str, Order, str | None]:
         with app.app_context():
@@ -218,6 +222,7 @@ def run(state, *, expired_only: bool = False, progress: Callable[[int], None] | 
                     summary.gateway_errors[order.channel.uuid] = error
                 if progress:
                     progress(1)
+    summary.skipped = max(0, in_scope - summary.queried)
     _report_silent_channels(state, app, credited_by_channel)
     return summary
 

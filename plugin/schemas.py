@@ -236,6 +236,7 @@ class ReplayOut(Schema):
 
 class ReconcileOut(Schema):
     queried = fields.Integer()
+    skipped = fields.Integer()
     paid = fields.Integer()
     pending = fields.Integer()
     expired = fields.Integer()

@@ -89,3 +89,38 @@ def test_doctor_probes_nothing_but_the_configured_notify_urls(doctor_world):
     assert len(seen) == 4  # two channels × GET and POST
     for message in seen:
         assert f"{base}/payment/notify/" in message
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_what_answers_is_said_in_plain_words_never_in_a_librarys(doctor_world):
+    """A closed port, a server that is no web server (PostgreSQL's port), a name that does not resolve:
+    each has a finding of its own in plain words, with no library text (no 'HTTPConnectionPool', no 'Max
+    retries')."""
+    from tests.support.servers import free_port
+
+    world = doctor_world
+    uuid = _point(world, "epay", f"http://127.0.0.1:{free_port()}")
+    for domain, code, words in ((None, "refused", "connection refused"),
+                                ("http://127.0.0.1:5432", "not_http", "not with HTTP"),
+                                ("http://no-such-host.invalid", "dns", "does not resolve")):
+        if domain:
+            _point(world, "epay", domain)
+        _, checks = _checks(world, uuid)
+        probes = [c for c in checks if "(GET " in c["message"] or "(POST " in c["message"]]
+        assert {c["code"] for c in probes} == {code} and len(probes) == 2, checks
+        for check in probes:
+            assert words in check["message"] and "Pool" not in check["message"] and "retries" not in check["message"]
+
+
+def test_a_reconcile_run_says_how_many_orders_it_left_for_later(world):
+    """Run twice within seconds, the second run asks nobody, and says why instead of 'still pending 0'."""
+    from panelpay import reconcile
+
+    orders = [world.order("epay") for _ in range(3)]
+    with world.app.app_context():
+        first = reconcile.run(world.state)
+        second = reconcile.run(world.state)
+    assert first.queried == 3 and (second.queried, second.skipped) == (0, 3)
+    result = world.app.test_cli_runner().invoke(args=["panelpay", "reconcile"])
+    assert "3 more order(s) were not asked now: asked recently" in result.output
+    assert len(orders) == 3

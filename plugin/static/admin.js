@@ -113,6 +113,7 @@ function setupDoctor() {
   const reconcile = document.getElementById("pp-reconcile-run");
   const summary = document.getElementById("pp-doctor-summary");
   const results = document.getElementById("pp-doctor-results");
+  const reconciled = document.getElementById("pp-reconcile-summary");
 
   run?.addEventListener("click", async () => {
     run.disabled = true;
@@ -121,7 +122,8 @@ function setupDoctor() {
     results.replaceChildren();
     try {
       const answer = await api(data.doctor_url, { method: "POST", body: {} });
-      summary.textContent = answer.ok ? t("admin.doctor_ok") : t("admin.doctor_failed");
+      const probed = (answer.checks || []).some((check) => check.code !== "no_channels" && check.channel);
+      summary.textContent = !answer.ok ? t("admin.doctor_failed") : probed ? t("admin.doctor_ok") : t("admin.doctor_nothing");
       summary.classList.add(answer.ok ? "pp-ok" : "pp-bad");
       showFindings(results, answer.checks || [], t("admin.no_conflicts"));
     } catch (failure) {
@@ -134,14 +136,15 @@ function setupDoctor() {
 
   reconcile?.addEventListener("click", async () => {
     reconcile.disabled = true;
-    summary.className = "pp-status-line";
-    summary.textContent = t("admin.reconcile_running");
+    reconciled.className = "pp-status-line";
+    reconciled.textContent = t("admin.reconcile_running");
     try {
       const answer = await api(data.reconcile_url, { method: "POST", body: {} });
-      summary.textContent = t("admin.reconcile_done", answer);
+      reconciled.textContent = t("admin.reconcile_done", answer)
+        + (answer.skipped ? ` ${t("admin.reconcile_skipped", answer)}` : "");
     } catch (failure) {
-      summary.textContent = failure.message;
-      summary.classList.add("pp-bad");
+      reconciled.textContent = failure.message;
+      reconciled.classList.add("pp-bad");
     } finally {
       reconcile.disabled = false;
     }
