@@ -104,6 +104,22 @@ def _csp(value: Any) -> str:
     return value.strip()
 
 
+def _amount(value: Any):
+    try:
+        amount = parse_money(value)
+    except MoneyError as exc:
+        raise ValueError("must be an amount such as '50000.00'") from exc
+    if amount <= 0:
+        raise ValueError("must be more than 0.00")
+    return amount
+
+
+def _symbol(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 8:
+        raise ValueError("must be a short text such as '¥' or 'CNY '")
+    return value
+
+
 def _template(value: Any) -> str:
     if not isinstance(value, str) or not value.endswith(".html"):
         raise ValueError("must be a template name such as 'layout.html' with a 'content' block")
@@ -123,6 +139,8 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_SITE_URL": (None, _optional_url),
     "PANELPAY_ORDER_TTL": (1800, _positive_int),
     "PANELPAY_AMOUNT_PRESETS": (("10.00", "30.00", "50.00", "100.00"), _presets),
+    "PANELPAY_MAX_AMOUNT": ("50000.00", _amount),
+    "PANELPAY_CURRENCY_SYMBOL": ("¥", _symbol),
     "PANELPAY_HTTP_TIMEOUT": (10.0, _positive_number),
     "PANELPAY_DOCTOR_TIMEOUT": (5.0, _positive_number),
     "PANELPAY_LOCK_TIMEOUT": (5, _positive_int),
@@ -156,6 +174,8 @@ class Settings:
     site_url: str | None
     order_ttl: int
     amount_presets: tuple
+    max_amount: Any
+    currency_symbol: str
     http_timeout: float
     doctor_timeout: float
     lock_timeout: int

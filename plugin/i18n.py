@@ -85,6 +85,18 @@ VERDICT_LABELS = {
     "error": lazy_gettext("error"),
     "retried": lazy_gettext("sent again"),
 }
+#: marshmallow's own messages, as the JSON endpoints answer them (translated where they are answered).
+VALIDATION_MESSAGES = (
+    lazy_gettext("Missing data for required field."),
+    lazy_gettext("Field may not be null."),
+    lazy_gettext("Invalid value."),
+    lazy_gettext("Not a valid string."),
+    lazy_gettext("Not a valid integer."),
+    lazy_gettext("Not a valid boolean."),
+    lazy_gettext("Not a valid mapping type."),
+    lazy_gettext("Invalid input type."),
+    lazy_gettext("Unknown field."),
+)
 LEVEL_LABELS = {
     "error": lazy_gettext("Error"),
     "warning": lazy_gettext("Warning"),
@@ -100,6 +112,11 @@ _JS_STRINGS = {
     "checkout.paying": lazy_gettext("Creating the order…"),
     "checkout.opening": lazy_gettext("Opening the payment page…"),
     "checkout.no_fee": lazy_gettext("no fee"),
+    "checkout.amount_empty": lazy_gettext("Enter the amount to top up."),
+    "checkout.amount_positive": lazy_gettext("The amount must be more than 0.00."),
+    "checkout.amount_decimals": lazy_gettext("Use at most two decimals, such as 10.50."),
+    "checkout.amount_min": lazy_gettext("The smallest top-up with %(channel)s is %(amount)s."),
+    "checkout.amount_max": lazy_gettext("The largest top-up with %(channel)s is %(amount)s."),
     "history.empty": lazy_gettext("No top-ups yet."),
     "order.expires_in": lazy_gettext("Expires in %(time)s"),
     "order.expired": lazy_gettext("This QR code has expired. Start a new top-up."),

@@ -17,6 +17,11 @@ class MoneyError(ValueError):
     """A value that is not an amount of money."""
 
 
+#: The reasons a :class:`MoneyError` gives, for callers that explain them to a person.
+TOO_LARGE = "amount too large"
+TOO_PRECISE = "more than two decimal places"
+
+
 def parse_money(value: object, *, exact: bool = True) -> Decimal:
     """Parse a money value given as a string, an int or a Decimal into a two-place Decimal.
 
@@ -37,10 +42,10 @@ def parse_money(value: object, *, exact: bool = True) -> Decimal:
     if not amount.is_finite():
         raise MoneyError("not a decimal amount")
     if abs(amount) > MAX_AMOUNT:
-        raise MoneyError("amount too large")
+        raise MoneyError(TOO_LARGE)
     rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     if exact and rounded != amount:
-        raise MoneyError("more than two decimal places")
+        raise MoneyError(TOO_PRECISE)
     return rounded
 
 

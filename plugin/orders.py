@@ -15,7 +15,8 @@ from . import callback
 from .channels.base import GatewayError, PaymentStatus, PayRequest
 from .db import transient_errors
 from .models import ANOMALY, CLOSED, PENDING, TRADE_NO, Channel, Order, storable_text, utcnow
-from .money import fee_for
+from .callback import translate as _
+from .money import fee_for, format_money
 from .settle import Evidence, Settlement, settle
 from .store import NotFound, channel_impl, get_settings
 
@@ -54,7 +55,8 @@ def notify_url_for(state, channel: Channel, global_domain: str | None) -> str:
     """The notify URL a new order of ``channel`` is issued with (the one place it is computed)."""
     url = callback.notify_url(state, channel, global_domain)
     if url is None:
-        raise OrderRefused("the site's public URL is unknown: set PANELPAY_SITE_URL", code="misconfigured", status=503)
+        raise OrderRefused(_("Top-ups cannot start: the site's public address is not configured. Tell the operator "
+                             "(PANELPAY_SITE_URL)."), code="misconfigured", status=503)
     return url
 
 
@@ -67,15 +69,21 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
     with transient_errors():
         settings = get_settings(state)
         if not settings["enabled"]:
-            raise OrderRefused("top-ups are switched off by the operator", code="disabled", status=409)
+            raise OrderRefused(_("Top-ups are paused by the operator. Please try again later."), code="disabled",
+                               status=409)
         with state.session() as session:
             channel = session.execute(select(Channel).where(Channel.uuid == channel_uuid)).scalar_one_or_none()
         if channel is None or not channel.enabled or channel.kind not in state.channel_kinds:
-            raise OrderRefused("no such payment channel, or it is switched off", code="channel", field="channel")
-        if amount < channel.min_amount:
-            raise OrderRefused(f"the minimum top-up on this channel is {channel.min_amount:.2f}", field="amount")
-        if channel.max_amount is not None and amount > channel.max_amount:
-            raise OrderRefused(f"the maximum top-up on this channel is {channel.max_amount:.2f}", field="amount")
+            raise OrderRefused(_("This payment method is not available. Choose another one."), code="channel",
+                               field="channel")
+        lowest, highest = limits(state, channel)
+        symbol = state.settings.currency_symbol
+        if amount < lowest:
+            raise OrderRefused(_("The smallest top-up with %(channel)s is %(amount)s.", channel=channel.name,
+                                 amount=symbol + format_money(lowest)), field="amount")
+        if amount > highest:
+            raise OrderRefused(_("The largest top-up with %(channel)s is %(amount)s.", channel=channel.name,
+                                 amount=symbol + format_money(highest)), field="amount")
         priced = quote(channel, amount)
         now = utcnow()
         _within_order_limit(state, session_user=user_id, now=now)
@@ -100,17 +108,29 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
     try:
         action = channel_impl(state, channel).create(_pay_request(state, order, channel, mobile))
     except GatewayError as exc:
+        # The detail is the operator's (the log, and the order's note in the admin pages); the user is told
+        # what happened and what to do. The order is closed: it can never be paid.
         log.warning("gateway refused order %s on channel %s: %s", order.trade_no, channel.uuid, exc)
         with transient_errors(), state.session() as session, session.begin():
             session.execute(update(Order).where(Order.id == order.id, Order.status == PENDING)
                             .values(status=CLOSED, anomaly=storable_text(f"gateway refused: {exc}")))
-        raise OrderRefused(f"the payment gateway refused the order: {exc}", code="gateway", status=502) from exc
+        raise OrderRefused(_("The payment gateway did not accept this top-up. Try another amount or payment "
+                             "method, or try again in a few minutes."), code="gateway", status=502) from exc
     with transient_errors(), state.session() as session, session.begin():
         session.execute(
             update(Order).where(Order.id == order.id)
             .values(pay=json.dumps(action.as_dict()), gateway_trade_no=action.gateway_trade_no)
         )
     return load_order(state, order.trade_no)
+
+
+def limits(state, channel: Channel) -> tuple[Decimal, Decimal]:
+    """The smallest and largest top-up ``channel`` takes: its own minimum and maximum, the site's
+    PANELPAY_MAX_AMOUNT, and what its gateway takes for one payment."""
+    cls = state.channel_kinds.get(channel.kind)
+    kind_min, kind_max = cls.amount_limits if cls is not None else (Decimal("0.01"), None)
+    return max(channel.min_amount, kind_min), min(m for m in (channel.max_amount, state.settings.max_amount, kind_max)
+                                                  if m is not None)
 
 
 #: The window the per-user order limit (PANELPAY_ORDERS_PER_USER) counts in.
@@ -125,8 +145,8 @@ def _within_order_limit(state, *, session_user: str, now) -> None:
         recent = session.execute(select(func.count()).select_from(Order).where(
             Order.user_id == session_user, Order.created_at > now - ORDER_WINDOW)).scalar_one()
     if recent >= limit:
-        raise OrderRefused(f"You have started {recent} top-ups in the last 10 minutes, the most PanelPay allows: "
-                           "pay one of them (they stay open), or start a new one in a few minutes.",
+        raise OrderRefused(_("You have started %(count)s top-ups in the last 10 minutes, the most allowed: pay one "
+                             "of them (they stay open), or start a new one in a few minutes.", count=recent),
                            code="too_many_orders", status=429)
 
 
@@ -184,8 +204,8 @@ def sync_order(state, order: Order, *, source: str = "query") -> Settlement | No
             update(Order).where(Order.id == order.id, or_(Order.queried_at.is_(None), Order.queried_at <= now - interval))
             .values(queried_at=now).execution_options(synchronize_session=False)).rowcount
     if not claimed:
-        raise OrderRefused(f"The gateway was asked about this order moments ago; ask again in "
-                           f"{state.settings.check_interval} seconds.", code="too_soon", status=429)
+        raise OrderRefused(_("The payment gateway was asked about this order moments ago: ask again in %(seconds)s "
+                             "seconds.", seconds=state.settings.check_interval), code="too_soon", status=429)
     report = impl.query(order.trade_no)
     return settle_report(order, impl, report, source)
 
@@ -224,7 +244,7 @@ def review(state, order: Order, *, action: str, by: str) -> Settlement | None:
     if action != "credit":
         return None
     if not changed:
-        raise OrderRefused("Only an order held as an anomaly can be credited by hand.", code="not_anomaly",
+        raise OrderRefused(_("Only an order held as an anomaly can be credited by hand."), code="not_anomaly",
                            status=409)
     log.warning("order %s credited by hand by %s after review", order.trade_no, by)
     return settle(load_order(state, order.trade_no), Evidence(source="manual", amount=order.total,

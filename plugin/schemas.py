@@ -8,23 +8,43 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .callback import DomainError, normalise_domain
-from .money import MoneyError, format_money, parse_money
+from .callback import translate as _
+from .i18n import lazy_gettext
+from .money import TOO_LARGE, TOO_PRECISE, MoneyError, format_money, parse_money
 from .models import ORDER_STATUSES
+
+
+NAME_LENGTH = lazy_gettext("Enter a name of 1 to 64 characters.")
 
 
 class Money(fields.Field):
     """Money as a string with two decimals; input as a string or a JSON number, never rounded."""
 
-    default_error_messages = {"invalid": 'Must be an amount with at most two decimals, such as "10.00".'}
-
     def _serialize(self, value, attr, obj, **kwargs):
         return format_money(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not value.strip():
+            raise ValidationError(_("Enter an amount."))
+        try:
+            return parse_money(value)
+        except MoneyError as exc:
+            reason = str(exc)
+            if reason == TOO_LARGE:
+                raise ValidationError(_("This amount is too large.")) from exc
+            if reason == TOO_PRECISE:
+                raise ValidationError(_("Use at most two decimals, such as 10.50.")) from exc
+            raise ValidationError(_("Enter an amount such as 10 or 10.50 (at most two decimals).")) from exc
+
+
+class Percent(Money):
+    """A percentage, two decimals at most (``1.5`` is 1.5 %)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             return parse_money(value)
         except MoneyError as exc:
-            raise self.make_error("invalid") from exc
+            raise ValidationError(_("Enter a percentage such as 1.5 (at most two decimals).")) from exc
 
 
 def allow_private_urls() -> bool:
@@ -95,13 +115,14 @@ class AdminOrderOut(OrderOut):
 
 
 class OrderIn(Schema):
-    channel = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    amount = Money(required=True)
+    channel = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                             error_messages={"required": lazy_gettext("Choose a payment method.")})
+    amount = Money(required=True, error_messages={"required": lazy_gettext("Enter the amount to top up.")})
 
     @validates_schema
     def positive(self, data, **kwargs):
         if data.get("amount") is not None and data["amount"] <= 0:
-            raise ValidationError("Must be more than 0.00.", "amount")
+            raise ValidationError(_("The amount must be more than 0.00."), "amount")
 
 
 class ChannelOut(Schema):
@@ -127,36 +148,43 @@ class AdminChannelOut(ChannelOut):
 class ChannelPatch(Schema):
     """The fields an admin may change on a channel (all optional)."""
 
-    name = fields.String(validate=validate.Length(min=1, max=64))
+    name = fields.String(validate=validate.Length(min=1, max=64, error=NAME_LENGTH))
     enabled = fields.Boolean()
     config = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
     notify_domain = Domain(allow_none=True)
     fee_fixed = Money()
-    fee_percent = Money(validate=validate.Range(min=0, max=100))
+    fee_percent = Percent()
     min_amount = Money()
     max_amount = Money(allow_none=True)
-    sort = fields.Integer(validate=validate.Range(min=-100000, max=100000))
+    sort = fields.Integer(validate=validate.Range(min=-100000, max=100000, error=lazy_gettext(
+        "Enter a whole number from -100000 to 100000.")))
 
     @validates_schema
     def amounts(self, data, **kwargs):
+        errors: dict[str, list[str]] = {}
         for key in ("fee_fixed", "fee_percent"):
             if data.get(key) is not None and data[key] < 0:
-                raise ValidationError("Must not be negative.", key)
+                errors.setdefault(key, []).append(_("Must not be negative."))
+        if data.get("fee_percent") is not None and data["fee_percent"] > 100:
+            errors.setdefault("fee_percent", []).append(_("Must be 100 or less."))
         for key in ("min_amount", "max_amount"):
             if data.get(key) is not None and data[key] < parse_money("0.01"):
-                raise ValidationError("Must be at least 0.01.", key)
+                errors.setdefault(key, []).append(_("Must be at least 0.01."))
         low, high = data.get("min_amount"), data.get("max_amount")
         if low is not None and high is not None and high < low:
-            raise ValidationError("Must not be below the minimum amount.", "max_amount")
+            errors.setdefault("max_amount", []).append(_("Must not be below the minimum amount."))
+        if errors:  # every problem at once, not one per save
+            raise ValidationError(errors)
 
 
 class ChannelIn(ChannelPatch):
     kind = fields.String(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64, error=NAME_LENGTH))
 
 
 class ReviewIn(Schema):
-    action = fields.String(required=True, validate=validate.OneOf(["reviewed", "credit"]))
+    action = fields.String(required=True, validate=validate.OneOf(["reviewed", "credit"], error=lazy_gettext(
+        "Choose reviewed or credit.")))
 
 
 class SettingsIn(Schema):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Mapping
 
 import requests
@@ -65,6 +66,8 @@ class AlipayChannel(Channel):
     kind = "alipay"
     #: Alipay POSTs its notifications as a form.
     callback_methods = ("POST",)
+    #: total_amount: 0.01 to 100,000,000 yuan [Alipay trade API].
+    amount_limits = (Decimal("0.01"), Decimal("100000000.00"))
     #: Alipay's return carries no trade_status: core queries before crediting.
     return_is_evidence = False
 

@@ -179,6 +179,9 @@ class Channel:
     #: Whether the browser return may settle on its own signed word (EPay's return carries
     #: ``trade_status``; Alipay's does not, so core asks the gateway first).
     return_is_evidence: ClassVar[bool] = False
+    #: The smallest and largest amount this kind's gateway takes for one payment (None: no known limit). Core
+    #: refuses an order outside them before calling the gateway, with a sentence the user understands.
+    amount_limits: ClassVar[tuple[Decimal, Decimal | None]] = (Decimal("0.01"), None)
     #: The kind's label and config fields, in ``plugin.yaml``'s shape: ``{"label": {"en": …, "zh-CN": …},
     #: "fields": [{"key", "type", "label", "default", "required", "secret", "choices"}, …]}``. The built-in
     #: kinds are described in ``plugin.yaml`` itself and leave this None; a kind registered from outside

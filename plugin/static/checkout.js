@@ -29,21 +29,51 @@ function setupPayForm() {
   };
 
   const selectedChannel = () => form.querySelector('input[name="channel"]:checked');
+  const money = (cents) => `${data.currency || ""}${formatCents(cents)}`;
+
+  /** What is wrong with the amount typed, for the chosen payment method, in a sentence; null if nothing. */
+  function amountProblem(text, channel) {
+    const typed = String(text ?? "").trim();
+    if (!typed) return t("checkout.amount_empty");
+    if (/^-/.test(typed)) return t("checkout.amount_positive");
+    if (/^\d+\.\d{3,}$/.test(typed)) return t("checkout.amount_decimals");
+    const cents = parseCents(typed);
+    const highest = channel ? parseCents(channel.dataset.highest) : null;
+    if (cents === null) {
+      return /^\d{13,}(\.\d*)?$/.test(typed) && highest !== null
+        ? t("checkout.amount_max", { amount: money(highest), channel: channel.dataset.name })
+        : t("checkout.bad_amount");
+    }
+    if (cents <= 0n) return t("checkout.amount_positive");
+    if (!channel) return null;
+    const lowest = parseCents(channel.dataset.lowest);
+    if (lowest !== null && cents < lowest) return t("checkout.amount_min", { amount: money(lowest), channel: channel.dataset.name });
+    if (highest !== null && cents > highest) return t("checkout.amount_max", { amount: money(highest), channel: channel.dataset.name });
+    return null;
+  }
 
   function refresh() {
     const cents = parseCents(amountInput.value);
     for (const chip of chips) chip.setAttribute("aria-pressed", String(parseCents(chip.dataset.amount) === cents && cents !== null));
     const channel = selectedChannel();
     if (cents === null || cents <= 0n || !channel) {
-      summary.amount.textContent = cents === null || cents <= 0n ? "—" : formatCents(cents);
+      summary.amount.textContent = cents === null || cents <= 0n ? "—" : money(cents);
       summary.fee.textContent = "—";
       summary.total.textContent = "—";
       return;
     }
     const fee = feeCents(cents, channel.dataset.feeFixed, channel.dataset.feePercent);
-    summary.amount.textContent = formatCents(cents);
-    summary.fee.textContent = fee === 0n ? t("checkout.no_fee") : formatCents(fee);
-    summary.total.textContent = formatCents(cents + fee);
+    summary.amount.textContent = money(cents);
+    summary.fee.textContent = fee === 0n ? t("checkout.no_fee") : money(fee);
+    summary.total.textContent = money(cents + fee);
+  }
+
+  /** Say at once what is wrong with the amount (once the user has typed, not while the field is new). */
+  function checkAmount() {
+    const problem = amountProblem(amountInput.value, selectedChannel());
+    showMessages(amountError, problem ? [problem] : []);
+    amountInput.toggleAttribute("aria-invalid", Boolean(problem));
+    return problem;
   }
 
   for (const chip of chips) {
@@ -54,10 +84,13 @@ function setupPayForm() {
     });
   }
   amountInput.addEventListener("input", () => {
-    showMessages(amountError, []);
+    checkAmount();
     refresh();
   });
-  form.addEventListener("change", refresh);
+  form.addEventListener("change", () => {
+    if (amountInput.value) checkAmount();
+    refresh();
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -65,8 +98,7 @@ function setupPayForm() {
     showMessages(channelError, []);
     const cents = parseCents(amountInput.value);
     const channel = selectedChannel();
-    if (cents === null || cents <= 0n) {
-      showMessages(amountError, t("checkout.bad_amount"));
+    if (checkAmount()) {
       amountInput.focus();
       return;
     }
@@ -77,7 +109,7 @@ function setupPayForm() {
     payButton.disabled = true;
     status.textContent = t("checkout.paying");
     try {
-      // Minimum and maximum are the server's to enforce: its 422 says which and why.
+      // The server checks everything again; its refusal says which field and why, in the page's language.
       const order = await api(data.orders_url, { method: "POST", body: { channel: channel.value, amount: formatCents(cents) } });
       status.textContent = t("checkout.opening");
       if (!openGateway(order.pay)) window.location.assign(orderPageUrl(order.trade_no));
@@ -120,8 +152,8 @@ function setupHistory() {
           el("td", { text: localTime(order.created_at) }),
           el("td", {}, el("a", { attrs: { href: orderPageUrl(order.trade_no) }, text: order.trade_no, class: "pp-mono" })),
           el("td", { text: order.channel_name || "" }),
-          el("td", { class: "pp-num", text: order.amount }),
-          el("td", { class: "pp-num", text: order.total }),
+          el("td", { class: "pp-num", text: `${data.currency || ""}${order.amount}` }),
+          el("td", { class: "pp-num", text: `${data.currency || ""}${order.total}` }),
           el("td", {}, statusBadge(order.status)),
         ));
       }

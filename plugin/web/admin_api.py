@@ -6,6 +6,7 @@ from flask import Blueprint, request
 from sqlalchemy import false, select
 
 from .. import callback
+from ..callback import translate as _
 from ..channels.base import ConfigInvalid
 from ..conflicts import all_findings
 from ..db import transient_errors
@@ -119,8 +120,8 @@ def admin_api_blueprint() -> Blueprint:
         previous = _channel(uuid)
         data = json_body(ChannelPatch())
         if data.get("max_amount") is not None and "min_amount" not in data and data["max_amount"] < previous.min_amount:
-            raise ApiError(422, "invalid", "Some fields are invalid.",
-                           {"max_amount": ["Must not be below the minimum amount."]})
+            raise ApiError(422, "invalid", _("Some fields are invalid."),
+                           {"max_amount": [callback.translate("Must not be below the minimum amount.")]})
         return _save(data, previous, 200)
 
     @bp.delete("/admin/api/channels/<uuid>")
@@ -142,7 +143,7 @@ def admin_api_blueprint() -> Blueprint:
                 row = save_channel(st, data, previous)
         except ConfigInvalid as exc:
             fields = {(k if k == "kind" else f"config.{k}"): v for k, v in exc.fields.items()}
-            raise ApiError(422, "invalid", "The channel's settings are invalid.", fields) from None
+            raise ApiError(422, "invalid", _("The channel's settings are invalid."), fields) from None
         return dump(AdminChannelOut(), channel_document(st, row, get_settings(st)["callback_domain"]), status)
 
     def _channel(uuid: str) -> Channel:
@@ -150,7 +151,7 @@ def admin_api_blueprint() -> Blueprint:
             with transient_errors():
                 return get_channel(state(), uuid)
         except NotFound:
-            raise ApiError(404, "not_found", "No such channel.") from None
+            raise ApiError(404, "not_found", _("No such channel.")) from None
 
     @bp.get("/admin/api/orders")
     @admin_endpoint
@@ -186,7 +187,7 @@ def admin_api_blueprint() -> Blueprint:
         try:
             order = load_order(st, trade_no)
         except NotFound:
-            raise ApiError(404, "not_found", "No such order.") from None
+            raise ApiError(404, "not_found", _("No such order.")) from None
         admin = st.current_user_id() or ""
         try:
             review(st, order, action=data["action"], by=st.user_name(admin) or admin)
@@ -213,7 +214,7 @@ def admin_api_blueprint() -> Blueprint:
         with transient_errors(), state().session() as session:
             row = session.get(Notification, notification_id)
         if row is None:
-            raise ApiError(404, "not_found", "No such notification.")
+            raise ApiError(404, "not_found", _("No such notification."))
         return dump(NotificationOut(), notification_view(row, secret_names(state()), state().settings.url_prefix))
 
     @bp.post("/admin/api/notifications/<int(max=9223372036854775807):notification_id>/replay")
@@ -224,7 +225,7 @@ def admin_api_blueprint() -> Blueprint:
         try:
             answer = replay(state(), notification_id)
         except LookupError:
-            raise ApiError(404, "not_found", "No such notification.") from None
+            raise ApiError(404, "not_found", _("No such notification.")) from None
         return dump(ReplayOut(), {"notification_id": answer.notification_id, "verdict": answer.verdict.name,
                                   "outcome": answer.verdict.text, "status": answer.acknowledgement.status,
                                   "body": answer.acknowledgement.body})

@@ -1,9 +1,12 @@
 """The user's JSON API: channels, creating and following top-up orders."""
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint
 from sqlalchemy import select
 
+from ..callback import translate as _
 from ..channels.base import GatewayError
 from ..models import Order
 from ..orders import OrderRefused, create_order, load_order, sync_order
@@ -11,6 +14,8 @@ from ..schemas import ChannelOut, Empty, OrderIn, OrderOut, OrderPage
 from ..store import NotFound, list_channels
 from .common import (ApiError, client_ip, dump, is_mobile, json_body, paginate, register_error_handlers,
                      require_user, state, user_endpoint)
+
+log = logging.getLogger("panelpay")
 
 
 def api_blueprint() -> Blueprint:
@@ -60,7 +65,9 @@ def api_blueprint() -> Blueprint:
             try:
                 sync_order(state(), order, source="query")
             except GatewayError as exc:
-                raise ApiError(502, "gateway", f"The payment gateway could not be asked: {exc}") from None
+                log.warning("order %s: the gateway could not be asked: %s", trade_no, exc)
+                raise ApiError(502, "gateway", _("The payment gateway could not be asked just now. If you have paid, "
+                                                 "the payment will still be found: try again in a minute.")) from None
             except OrderRefused as exc:
                 raise ApiError(exc.status, exc.code, str(exc)) from None
             order = _own_order(trade_no)
@@ -70,6 +77,6 @@ def api_blueprint() -> Blueprint:
         try:
             return load_order(state(), trade_no, user_id=require_user())
         except NotFound:
-            raise ApiError(404, "not_found", "No such order.") from None
+            raise ApiError(404, "not_found", _("No such order.")) from None
 
     return bp

@@ -12,6 +12,7 @@ from flask import abort, current_app, jsonify, make_response, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
+from ..callback import translate as _
 from ..db import TransientError
 from ..i18n import localized
 
@@ -44,19 +45,19 @@ def register_error_handlers(bp) -> None:
 
     @bp.errorhandler(DataError)
     def unstorable(exc: DataError):
-        return error_response(400, "bad_request", "A value in the request cannot be used (control characters, "
-                              "or too long).")
+        return error_response(400, "bad_request", _("A value in the request cannot be used (control characters, "
+                              "or too long)."))
 
     @bp.errorhandler(TransientError)
     def transient(exc: TransientError):
-        return error_response(503, "unavailable", "The database is unavailable; try again in a moment.")
+        return error_response(503, "unavailable", _("The database is unavailable; try again in a moment."))
 
     @bp.errorhandler(SQLAlchemyError)
     def database(exc: SQLAlchemyError):
         log.error("database error answering %s %s: %s", request.method, request.path, type(exc).__name__,
                   exc_info=exc)
-        return error_response(503, "unavailable", "The database cannot answer right now (it may be down, or "
-                              "PanelPay's tables missing: run flask panelpay db upgrade); try again in a moment.")
+        return error_response(503, "unavailable", _("The database cannot answer right now (it may be down, or "
+                              "PanelPay's tables missing: run flask panelpay db upgrade); try again in a moment."))
 
     for status, code in ((400, "bad_request"), (401, "unauthenticated"), (403, "forbidden"), (404, "not_found"),
                          (405, "method_not_allowed"), (409, "conflict"), (411, "length_required"), (413, "too_large"),
@@ -77,9 +78,9 @@ def same_origin_only() -> None:
         site = state().settings.site_url
         ours = {request.host, urlsplit(site).netloc} if site else {request.host}
         if urlsplit(origin).netloc not in ours:
-            raise ApiError(403, "cross_origin", "Requests from another site are refused.")
+            raise ApiError(403, "cross_origin", _("Requests from another site are refused."))
     elif origin == "null" or request.headers.get("Sec-Fetch-Site") == "cross-site":
-        raise ApiError(403, "cross_origin", "Requests from another site are refused.")
+        raise ApiError(403, "cross_origin", _("Requests from another site are refused."))
 
 
 def json_body(schema: Schema, *, partial: bool = False, allow_empty: bool = False) -> dict:
@@ -88,28 +89,31 @@ def json_body(schema: Schema, *, partial: bool = False, allow_empty: bool = Fals
     if not raw.strip():
         if allow_empty:
             return {}
-        raise ApiError(400, "bad_request", "The request needs a JSON body.")
+        raise ApiError(400, "bad_request", _("The request needs a JSON body."))
     if request.mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise ApiError(415, "unsupported_media_type", _("Send the body as application/json."))
     try:
         data = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_request", "The body is not valid JSON.") from None
+        raise ApiError(400, "bad_request", _("The body is not valid JSON.")) from None
     except RecursionError:
-        raise ApiError(400, "bad_request", "The body is nested too deeply.") from None
+        raise ApiError(400, "bad_request", _("The body is nested too deeply.")) from None
     if not isinstance(data, dict):
-        raise ApiError(400, "bad_request", "The body must be a JSON object.")
+        raise ApiError(400, "bad_request", _("The body must be a JSON object."))
     if not _unicode(data):
-        raise ApiError(400, "bad_request", "The body holds text that is not valid Unicode (a lone surrogate such "
-                       "as \\ud800).")
+        raise ApiError(400, "bad_request", _("The body holds text that is not valid Unicode (a lone surrogate such "
+                       "as \\ud800)."))
     if allow_empty and not data:
         return {}
     try:
         return schema.load(data, partial=partial)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        fields = {k: v if isinstance(v, list) else [json.dumps(v)] for k, v in messages.items()}
-        raise ApiError(422, "invalid", "Some fields are invalid.", fields) from None
+        # marshmallow's own messages are in the catalogue too (i18n.VALIDATION_MESSAGES)
+        fields = {k: [json.dumps(m) if isinstance(m, (dict, list)) else _(str(m)) for m in v]
+                  if isinstance(v, list) else [json.dumps(v) if isinstance(v, dict) else _(str(v))]
+                  for k, v in messages.items()}
+        raise ApiError(422, "invalid", _("Some fields are invalid."), fields) from None
 
 
 def _unicode(document) -> bool:
@@ -132,14 +136,14 @@ def _unicode(document) -> bool:
 def require_user() -> str:
     user_id = state().current_user_id()
     if user_id is None:
-        raise ApiError(401, "unauthenticated", "Log in first.")
+        raise ApiError(401, "unauthenticated", _("Log in first."))
     return user_id
 
 
 def require_admin() -> str:
     user_id = require_user()
     if not state().is_admin():
-        raise ApiError(403, "forbidden", "Only administrators may do this.")
+        raise ApiError(403, "forbidden", _("Only administrators may do this."))
     return user_id
 
 
@@ -179,7 +183,7 @@ def page_args(max_per_page: int = 200) -> tuple[int, int]:
         page = int(request.args.get("page", 1))
         per_page = min(max_per_page, max(1, int(request.args.get("per_page", 50))))
     except ValueError:
-        raise ApiError(400, "bad_request", "page and per_page must be whole numbers.") from None
+        raise ApiError(400, "bad_request", _("page and per_page must be whole numbers.")) from None
     if not 1 <= page <= MAX_PAGE:
         raise ApiError(400, "bad_request", f"page must be between 1 and {MAX_PAGE}.")
     return page, per_page

@@ -8,6 +8,7 @@ from flask import abort, render_template
 
 from ..i18n import LEVEL_LABELS, STATUS_LABELS, VERDICT_LABELS, gettext as _, html_lang, page_locale
 from ..money import format_money
+from ..orders import limits
 from . import forms
 from .common import state
 
@@ -23,7 +24,7 @@ def page_context() -> dict:
         "status_label": lambda status: str(STATUS_LABELS.get(status, status)),
         "verdict_label": lambda verdict: str(VERDICT_LABELS.get(verdict, verdict)),
         "level_label": lambda level: str(LEVEL_LABELS.get(level, level)),
-        "money": format_money,
+        "money": money,
     }
 
 
@@ -48,30 +49,35 @@ def _percent(value: Decimal) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
+def money(value) -> str:
+    """An amount as the pages show it: the currency symbol, then two decimals."""
+    return state().settings.currency_symbol + format_money(value)
+
+
 def _fee_text(channel) -> str:
     fixed, percent = Decimal(channel.fee_fixed or 0), Decimal(channel.fee_percent or 0)
     if not fixed and not percent:
         return _("no fee")
     if fixed and percent:
-        return _("fee %(fixed)s + %(percent)s%%", fixed=format_money(fixed), percent=_percent(percent))
+        return _("fee %(fixed)s + %(percent)s%%", fixed=money(fixed), percent=_percent(percent))
     if fixed:
-        return _("fee %(fixed)s", fixed=format_money(fixed))
+        return _("fee %(fixed)s", fixed=money(fixed))
     return _("fee %(percent)s%%", percent=_percent(percent))
 
 
-def _limits_text(channel) -> str:
-    if channel.max_amount is None:
-        return _("from %(min)s", min=format_money(channel.min_amount))
-    return _("%(min)s to %(max)s", min=format_money(channel.min_amount), max=format_money(channel.max_amount))
+def _limits_text(lowest, highest) -> str:
+    return _("%(min)s to %(max)s", min=money(lowest), max=money(highest))
 
 
 def channel_view(channel, locale: str) -> dict:
+    lowest, highest = limits(state(), channel)
     return {
         "uuid": channel.uuid, "name": channel.name, "kind": channel.kind,
         "kind_label": kind_label(channel.kind, locale), "enabled": channel.enabled, "sort": channel.sort,
         "fee_fixed": format_money(channel.fee_fixed), "fee_percent": format_money(channel.fee_percent),
         "min_amount": format_money(channel.min_amount), "max_amount": format_money(channel.max_amount),
-        "fee_text": _fee_text(channel), "limits_text": _limits_text(channel),
+        "fee_text": _fee_text(channel), "limits_text": _limits_text(lowest, highest),
+        "lowest": format_money(lowest), "highest": format_money(highest),
         "notify_domain": channel.notify_domain or "",
     }
 

@@ -29,10 +29,11 @@ def register(bp: Blueprint) -> None:
         presets = [format_money(p) for p in st.settings.amount_presets]
         data = {
             "strings": js_strings(),
+            "currency": st.settings.currency_symbol,
             "orders_url": url_for("panelpay_api.create"),
             "order_page": url_for("panelpay_pages.order_page", trade_no="TRADE_NO"),
         }
-        return render("panelpay/checkout.html", channels=channels, presets=presets,
+        return render("panelpay/checkout.html", channels=channels, presets=presets, currency=st.settings.currency_symbol,
                        enabled=get_settings(st)["enabled"], page_data=data)
 
     @bp.get("/orders/<trade_no>")

@@ -36,7 +36,7 @@ def test_epay_topup_of_10_through_the_sandbox_cashier(login, demo):
     page.goto(f"{demo.base_url}/payment/checkout")
     page.click('.pp-chip[data-amount="10.00"]')
     page.get_by_label("EPay (sandbox)").check()
-    assert page.inner_text("#pp-sum-total") == "10.00"
+    assert page.inner_text("#pp-sum-total") == "¥10.00"
 
     page.click("#pp-pay")
     page.wait_for_url("**/payment/sandbox/**")  # the auto-submitted form reached the gateway's cashier
@@ -58,7 +58,7 @@ def test_alipay_qr_topup_of_001_turns_paid_by_polling(login, demo):
     page.goto(f"{demo.base_url}/payment/checkout")
     page.fill("#pp-amount", "0.01")
     page.get_by_label("Alipay QR (sandbox)").check()
-    assert page.inner_text("#pp-sum-total") == "0.01"
+    assert page.inner_text("#pp-sum-total") == "¥0.01"
 
     page.click("#pp-pay")
     page.wait_for_url("**/payment/orders/**")
@@ -85,7 +85,7 @@ def test_alipay_qr_topup_of_001_turns_paid_by_polling(login, demo):
     assert foreign == []
 
 
-def test_the_servers_limit_message_is_shown_beside_the_amount(login, demo):
+def test_the_amount_is_explained_as_it_is_typed_before_pay(login, demo):
     admin = login("admin")
     channels = admin.request.get(f"{demo.base_url}/payment/admin/api/channels").json()
     epay = next(c for c in channels if c["kind"] == "epay")
@@ -94,16 +94,29 @@ def test_the_servers_limit_message_is_shown_beside_the_amount(login, demo):
     try:
         page = login("alice").new_page()
         page.goto(f"{demo.base_url}/payment/checkout")
-        page.fill("#pp-amount", "0.001")
-        page.click("#pp-pay")
-        assert page.locator("#pp-amount-error").is_visible()  # more than two decimals: not even sent
-
-        page.fill("#pp-amount", "600")
         page.get_by_label("EPay (sandbox)").check()
+        error = page.locator("#pp-amount-error")
+        for typed, said in [("0", "The amount must be more than 0.00."),
+                            ("-5", "The amount must be more than 0.00."),
+                            ("0.001", "Use at most two decimals, such as 10.50."),
+                            ("99999999999999999999", "The largest top-up with EPay (sandbox) is ¥500.00."),
+                            ("600", "The largest top-up with EPay (sandbox) is ¥500.00."),
+                            ("", "Enter the amount to top up.")]:
+            page.fill("#pp-amount", typed)
+            expect(error).to_have_text(said)  # as typed, before Pay
+        page.fill("#pp-amount", "600")
         page.click("#pp-pay")
-        page.wait_for_selector("#pp-amount-error:not([hidden])")
-        assert "500.00" in page.inner_text("#pp-amount-error")  # the server's own words
-        assert page.url.endswith("/payment/checkout")
+        expect(error).to_have_text("The largest top-up with EPay (sandbox) is ¥500.00.")
+        assert page.url.endswith("/payment/checkout")  # nothing was sent
+        page.fill("#pp-amount", "500")
+        expect(error).to_be_hidden()
+        assert page.inner_text("#pp-sum-total") == "¥500.00"
+
+        chinese = login("alice", locale="zh-CN").new_page()
+        chinese.goto(f"{demo.base_url}/payment/checkout")
+        chinese.locator('input[name="channel"][data-name="EPay (sandbox)"]').check()
+        chinese.fill("#pp-amount", "600")
+        expect(chinese.locator("#pp-amount-error")).to_have_text("使用 EPay (sandbox) 单笔最多充值 ¥500.00。")
     finally:
         admin.request.patch(url, data={"max_amount": None})
 
