@@ -103,7 +103,8 @@ class PanelPay:
     * ``current_user_id``: returns the logged-in user's id, or None.
     * ``is_admin``: returns whether the current user may open the plugin settings.
     * ``balance``: how to credit (see :mod:`panelpay.balance`): ``BalanceColumn(User.balance)``,
-      ``BalanceColumn(User.cents, units_per_yuan=100)``, or a callable ``fn(session, user_id, credit)``.
+      ``BalanceColumn(User.cents, units_per_yuan=100)``, ``BalanceColumn(User.quota, units=500000, price="7.3")``,
+      or a callable ``fn(session, user_id, credit)``.
     * ``locale``: returns the host's language for the current user (``"en"`` or ``"zh_CN"``), or None to
       follow the browser.
     * ``channel_kinds``: channel classes of your own (see :mod:`panelpay.channels.base`), beside the
