@@ -7,7 +7,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 import requests
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy.orm import Session
 
 from .balance import BalanceCallable, BalanceColumn, as_adapter
@@ -19,6 +19,7 @@ from .limits import RejectionBudget
 from .manifest import Manifest, load_manifest
 from .metrics import Metrics
 from .outbound import GuardedSession
+from .probe import probe_nonce
 from .vault import Vault
 
 
@@ -47,9 +48,21 @@ class State:
             from .sandbox import Sandbox
 
             self.sandbox = Sandbox(state_file=os.path.join(app.instance_path, "panelpay-sandbox.json"))
-            logging.getLogger("panelpay").warning(
-                "PANELPAY_SANDBOX is on: a pretend EPay/Alipay gateway is mounted at %s/sandbox. Never in production.",
-                settings.url_prefix)
+        #: Whether the sandbox warning was logged (see :meth:`announce_sandbox`).
+        self.sandbox_announced = False
+
+    def announce_sandbox(self) -> None:
+        """Warn that the sandbox is mounted, once, when the app serves (``panelpay demo`` as it starts, any
+        other server at its first request); a CLI command serves nothing, so it stays quiet."""
+        if self.sandbox is None or self.sandbox_announced:
+            return
+        with self._lock:
+            if self.sandbox_announced:
+                return
+            self.sandbox_announced = True
+        logging.getLogger("panelpay").warning(
+            "PANELPAY_SANDBOX is on: a pretend EPay/Alipay gateway is mounted at %s/sandbox. Never in production.",
+            self.settings.url_prefix)
 
     @property
     def engine(self):
@@ -168,6 +181,13 @@ class PanelPay:
 
         register_web(app, state)
         register_cli(app)
+        if state.sandbox is not None:
+            @app.before_request
+            def _panelpay_sandbox_warning():
+                # At the first request served. PanelPay's own probe is not one: the doctor and the startup
+                # check send it through the app in-process, from a CLI command too.
+                if not state.sandbox_announced and probe_nonce(request) is None:
+                    state.announce_sandbox()
         if state.settings.alert_webhook:
             from .alerts import AlertSender
 
