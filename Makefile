@@ -3,11 +3,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# setuptools notes "Editable installation. Please be careful with folders … named like your package" on every
+# editable install of a package that lives in a folder of another name (panelpay in plugin/); pip shows it.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(QUIET_EDITABLE) $(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
 .PHONY: install test demo bench

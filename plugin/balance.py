@@ -4,7 +4,8 @@ The host picks one adapter when mounting PanelPay:
 
 * ``BalanceColumn(User.balance)``: a decimal money column, incremented by the credit.
 * ``BalanceColumn(User.balance_cents, units_per_yuan=100)``: integer minor units.
-* ``BalanceColumn(User.quota, units_per_yuan=500000)``: integer quota at a rate per 1.00.
+* ``BalanceColumn(User.quota, units=500000, price="7.3")``: integer units the host sells at a price, here
+  New-API's: 500,000 quota per US dollar, a dollar sold for 7.3 yuan (so 73.00 yuan credits 5,000,000).
 * ``BalanceCallable(fn)``: ``fn(session, user_id, credit)`` runs in the same transaction and returns the
   units it credited (or ``None``); raising rolls the whole settlement back.
 
@@ -13,6 +14,7 @@ The column adapters update in SQL (``balance = balance + :credit``), never read-
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Callable
 
 from sqlalchemy import bindparam, update
@@ -27,9 +29,17 @@ class UserNotFound(LookupError):
 
 
 class BalanceColumn:
-    """Credit a column of the host's user table; integer units when ``units_per_yuan`` is given."""
+    """Credit a column of the host's user table: money as it is, or integer units at a rate.
 
-    def __init__(self, column: Any, *, units_per_yuan: int | Decimal | None = None, id_column: Any = None):
+    The rate is either ``units_per_yuan`` (100 for cents) or ``units`` credited for every ``price`` yuan
+    paid (``units=500000, price="7.3"``), which keeps a price such as New-API's exact where a rate per yuan
+    would be a rounded 68,493.15…. Rates are ints, Decimals or strings, never floats. Units are rounded
+    toward zero: a balance never receives more than was paid for.
+    """
+
+    def __init__(self, column: Any, *, units_per_yuan: int | Decimal | str | None = None,
+                 units: int | Decimal | str | None = None, price: int | Decimal | str | None = None,
+                 id_column: Any = None):
         column = getattr(column, "expression", column)
         self.column = column
         self.table = column.table
@@ -39,9 +49,8 @@ class BalanceColumn:
                 raise ValueError("the user table needs a single-column primary key, or pass id_column=")
             id_column = keys[0]
         self.id_column = getattr(id_column, "expression", id_column)
-        if units_per_yuan is not None and Decimal(units_per_yuan) <= 0:
-            raise ValueError("units_per_yuan must be positive")
-        self.units_per_yuan = units_per_yuan
+        #: Units per yuan as an exact fraction, or None for a money column.
+        self.units_per_yuan = _rate(units_per_yuan, units, price)
         self._python_type = self._id_type()
         # Built once; each credit binds the user and the amount, under names no host column has (a bound
         # name matching a column of the updated table would join the SET clause).
@@ -76,6 +85,32 @@ class BalanceColumn:
             raise UserNotFound(f"user {user_id} matches {result.rowcount} rows of {self.table.name}: "
                                "the balance's id column must be unique")
         return units
+
+
+def _rate(units_per_yuan, units, price) -> Fraction | None:
+    """The exact rate from either form; None when neither is given."""
+    if units_per_yuan is not None:
+        if units is not None or price is not None:
+            raise ValueError("give units_per_yuan, or units and price, not both")
+        return _positive(units_per_yuan, "units_per_yuan")
+    if units is None and price is None:
+        return None
+    if units is None or price is None:
+        raise ValueError("units and price go together: the units credited for every price paid, in yuan")
+    return _positive(units, "units") / _positive(price, "price")
+
+
+def _positive(value, name: str) -> Fraction:
+    """``value`` as an exact fraction, refusing floats (``7.3`` is not 7.3), non-numbers and values ≤ 0."""
+    if isinstance(value, (bool, float)) or not isinstance(value, (int, Decimal, str)):
+        raise TypeError(f"{name} must be an int, a Decimal or a string such as \"7.3\" (money is never a float)")
+    try:
+        exact = Fraction(Decimal(value))
+    except (ArithmeticError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if exact <= 0:
+        raise ValueError(f"{name} must be positive")
+    return exact
 
 
 class BalanceCallable:

@@ -1,4 +1,6 @@
-"""Command line: ``flask panelpay …`` on any host app, and the ``panelpay`` console script."""
+"""Command line: ``flask panelpay …`` on any host app, and the ``panelpay`` console script.
+
+Command docstrings are the ``--help`` text, so they are plain words, without markup."""
 from __future__ import annotations
 
 import sys
@@ -7,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import migrate
+from . import __version__, migrate
 
 panelpay_group = AppGroup("panelpay", help="PanelPay: payments, callbacks and reconciliation.")
 
@@ -18,7 +20,9 @@ def _state():
 
 @panelpay_group.group("db")
 def db_group():
-    """PanelPay's own tables (its own Alembic history; the host's is never touched)."""
+    """Create, migrate or check PanelPay's tables.
+
+    They have a migration history of their own; the host's tables and history are never touched."""
 
 
 @db_group.command("upgrade")
@@ -32,7 +36,9 @@ def db_upgrade(revision: str):
 @db_group.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str):
-    """Migrate PanelPay's tables down to REVISION (``base`` drops them)."""
+    """Migrate PanelPay's tables down to REVISION.
+
+    REVISION "base" drops them."""
     migrate.downgrade(_state().engine, revision)
     click.echo(f"PanelPay tables at revision {migrate.current(_state().engine) or 'base'}.")
 
@@ -65,7 +71,10 @@ def channels_command():
 
 @panelpay_group.command("doctor")
 def doctor_command():
-    """Probe each enabled channel's notify URL the way a gateway would; exit 1 on any error."""
+    """Check that the gateways can reach PanelPay.
+
+    Calls each enabled channel's notify URL the way its gateway would and reports what answered. Exits
+    with 1 when a finding is an error."""
     from .doctor import run_doctor
 
     findings = run_doctor(_state())
@@ -100,13 +109,19 @@ def _reconcile(expired_only: bool) -> None:
 
 @panelpay_group.command("reconcile")
 def reconcile_command():
-    """Query pending and recently expired orders at their gateways; settle the paid ones (cron-safe)."""
+    """Ask the gateways about pending orders; credit the paid ones.
+
+    Queries pending and recently expired orders at their gateways and credits those that were paid.
+    Safe to run from cron every minute, and to run several at once."""
     _reconcile(expired_only=False)
 
 
 @panelpay_group.command("expire")
 def expire_command():
-    """Expire pending orders past their TTL (closing them at the gateway where it can), after a last query."""
+    """Expire pending orders that are past their time limit.
+
+    Each is asked about at its gateway one last time, then expired (and closed at the gateway where it
+    can be)."""
     _reconcile(expired_only=True)
 
 
@@ -114,7 +129,11 @@ def expire_command():
 @click.argument("notification_id", type=click.IntRange(1, 2**63 - 1), required=False)
 @click.option("--spool", "from_spool", is_flag=True, help="Record and judge the spooled notifications.")
 def replay_command(notification_id: int | None, from_spool: bool):
-    """Re-judge a recorded notification through the notify path (idempotent), or drain the spool."""
+    """Judge a recorded notification again.
+
+    Runs notification NOTIFICATION_ID (from the delivery log) through the notify path again; an order is
+    never credited twice. With --spool, records and judges the notifications kept on disk while the
+    database was down."""
     from . import spool
     from .replay import replay
 
@@ -139,16 +158,27 @@ def register_cli(app) -> None:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="PanelPay", message="%(prog)s %(version)s")
 def main():
-    """PanelPay's console script."""
+    """PanelPay: EPay and Alipay top-ups for Flask panels.
+
+    panelpay demo runs the demo panel. PanelPay's other commands run on a Flask app that mounts it:
+
+    \b
+      flask --app yourpanel.app panelpay --help      on your panel
+      flask --app panelpay.demo.app panelpay --help  on the demo (in the folder where it runs)
+    """
 
 
 @main.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--db", "db_url", default=None, help="Database URL (default: SQLite in ./instance).")
 def demo_command(host: str, port: int, db_url: str | None):
-    """Run the demo panel with PanelPay and the sandbox gateways."""
+    """Run the demo panel with PanelPay and the sandbox gateways.
+
+    It keeps its data in ./instance. In the same folder, flask --app panelpay.demo.app panelpay COMMAND
+    runs PanelPay's commands on it (channels, doctor, reconcile, …)."""
     from .demo.app import serve
 
     serve(host=host, port=port, db_url=db_url)

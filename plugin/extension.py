@@ -7,7 +7,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 import requests
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy.orm import Session
 
 from .balance import BalanceCallable, BalanceColumn, as_adapter
@@ -19,6 +19,7 @@ from .limits import RejectionBudget
 from .manifest import Manifest, load_manifest
 from .metrics import Metrics
 from .outbound import GuardedSession
+from .probe import probe_nonce
 from .vault import Vault
 
 
@@ -47,9 +48,21 @@ class State:
             from .sandbox import Sandbox
 
             self.sandbox = Sandbox(state_file=os.path.join(app.instance_path, "panelpay-sandbox.json"))
-            logging.getLogger("panelpay").warning(
-                "PANELPAY_SANDBOX is on: a pretend EPay/Alipay gateway is mounted at %s/sandbox. Never in production.",
-                settings.url_prefix)
+        #: Whether the sandbox warning was logged (see :meth:`announce_sandbox`).
+        self.sandbox_announced = False
+
+    def announce_sandbox(self) -> None:
+        """Warn that the sandbox is mounted, once, when the app serves (``panelpay demo`` as it starts, any
+        other server at its first request); a CLI command serves nothing, so it stays quiet."""
+        if self.sandbox is None or self.sandbox_announced:
+            return
+        with self._lock:
+            if self.sandbox_announced:
+                return
+            self.sandbox_announced = True
+        logging.getLogger("panelpay").warning(
+            "PANELPAY_SANDBOX is on: a pretend EPay/Alipay gateway is mounted at %s/sandbox. Never in production.",
+            self.settings.url_prefix)
 
     @property
     def engine(self):
@@ -113,7 +126,8 @@ class PanelPay:
     * ``current_user_id``: returns the logged-in user's id, or None.
     * ``is_admin``: returns whether the current user may open the plugin settings.
     * ``balance``: how to credit (see :mod:`panelpay.balance`): ``BalanceColumn(User.balance)``,
-      ``BalanceColumn(User.cents, units_per_yuan=100)``, or a callable ``fn(session, user_id, credit)``.
+      ``BalanceColumn(User.cents, units_per_yuan=100)``, ``BalanceColumn(User.quota, units=500000, price="7.3")``,
+      or a callable ``fn(session, user_id, credit)``.
     * ``locale``: returns the host's language for the current user (``"en"`` or ``"zh_CN"``), or None to
       follow the browser.
     * ``user_name``: ``fn(user_id)`` → the name the operator knows a user by (shown beside its orders).
@@ -187,6 +201,13 @@ class PanelPay:
 
         register_web(app, state)
         register_cli(app)
+        if state.sandbox is not None:
+            @app.before_request
+            def _panelpay_sandbox_warning():
+                # At the first request served. PanelPay's own probe is not one: the doctor and the startup
+                # check send it through the app in-process, from a CLI command too.
+                if not state.sandbox_announced and probe_nonce(request) is None:
+                    state.announce_sandbox()
         if state.settings.alert_webhook:
             from .alerts import AlertSender
 

@@ -5,7 +5,9 @@ kind of value) and leave as strings with exactly two decimals.
 """
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+import math
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -66,10 +68,12 @@ def fee_for(amount: Decimal, fee_fixed: Decimal, fee_percent: Decimal) -> Decima
     return quantize(Decimal(fee_fixed) + Decimal(amount) * Decimal(fee_percent) / Decimal(100))
 
 
-def to_units(credit: Decimal, units_per_yuan: int | Decimal) -> int:
+def to_units(credit: Decimal, units_per_yuan: int | Decimal | Fraction) -> int:
     """Convert money into a host's integer units (cents, quota) at ``units_per_yuan``.
 
-    Rounding rule: toward zero (ROUND_DOWN), so a balance never receives more than was paid for; with an
-    integer rate such as 100 (cents) the conversion of a two-place amount is exact.
+    Exact: the rate may be a fraction (500,000 quota for 7.30 yuan is 68,493.150684… per yuan, which no
+    Decimal holds), so the product is taken as a fraction and only then rounded. Rounding rule: toward zero,
+    so a balance never receives more than was paid for; with an integer rate such as 100 (cents) the
+    conversion of a two-place amount is exact.
     """
-    return int((Decimal(credit) * Decimal(units_per_yuan)).to_integral_value(rounding=ROUND_DOWN))
+    return math.trunc(Fraction(credit) * Fraction(units_per_yuan))

@@ -109,6 +109,14 @@ def add_order(app, channel: Channel, user_id: int, total="10.00", *, trade_no=No
 
 
 @pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory):
+    """PanelPay's wheel, built from the checkout and installed in a fresh virtualenv: one per test run."""
+    from tests.support.packaging import build_and_install
+
+    return build_and_install(tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("venv"))
+
+
+@pytest.fixture(scope="session")
 def sandbox():
     """The sandbox gateway's keys (not served): what tests sign gateway messages with."""
     from panelpay.sandbox import Sandbox

@@ -1,10 +1,19 @@
 """The `flask panelpay` commands on a host app."""
 from __future__ import annotations
 
+import importlib.metadata
+import logging
+import re
 from decimal import Decimal
 from urllib.parse import urlencode
 
+import click
+import pytest
+from click.testing import CliRunner
+
+import panelpay
 from panelpay import migrate, spool
+from panelpay.cli import main, panelpay_group
 from panelpay.channels.base import GatewayRequest
 from panelpay.notify import Received
 from panelpay.models import utcnow
@@ -42,10 +51,6 @@ def test_replay_spool_judges_what_the_outage_kept(world, signer):
 
 
 def test_out_of_range_numbers_are_clear_errors_not_tracebacks(world):
-    from click.testing import CliRunner
-
-    from panelpay.cli import main
-
     runner = world.app.test_cli_runner()
     for bad in ("99999999999999999999", "0"):
         result = runner.invoke(args=["panelpay", "replay", bad])
@@ -54,3 +59,36 @@ def test_out_of_range_numbers_are_clear_errors_not_tracebacks(world):
     for port in ("70675", "-1", "0"):
         result = CliRunner().invoke(main, ["demo", "--port", port])
         assert result.exit_code == 2 and "Invalid value for '--port'" in result.output, result.output
+
+
+def _commands(group: click.Group, path=()):
+    for name, command in group.commands.items():
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def test_version_and_help_in_plain_words():
+    version = CliRunner().invoke(main, ["--version"])
+    assert version.exit_code == 0 and version.output == f"PanelPay {panelpay.__version__}\n"
+    assert importlib.metadata.version("panelpay") == panelpay.__version__  # the distribution's version too
+    markup = re.compile(r"``|:(mod|class|meth|func|attr):|\*\*")
+    for group in (main, panelpay_group):
+        for command in [(), *_commands(group)]:
+            result = CliRunner().invoke(group, [*command, "--help"])
+            assert result.exit_code == 0 and not markup.search(result.output), (command, result.output)
+    assert "flask --app panelpay.demo.app panelpay" in CliRunner().invoke(main, ["--help"]).output
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_sandbox_warning_is_logged_once_when_serving_never_by_a_command(make_app, caplog):
+    app = make_app(PANELPAY_SANDBOX=True)
+    caplog.set_level(logging.WARNING, logger="panelpay")
+    runner = app.test_cli_runner()
+    for command in (["channels"], ["doctor"], ["db", "current"], ["reconcile"]):  # the doctor sends a request
+        assert runner.invoke(args=["panelpay", *command]).exit_code in (0, 1)
+    assert "PANELPAY_SANDBOX" not in caplog.text
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/payment/api/channels").status_code == 401
+    assert caplog.text.count("PANELPAY_SANDBOX is on") == 1

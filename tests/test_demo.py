@@ -1,5 +1,5 @@
 """`panelpay demo` as an operator runs it: a process that serves the demo panel within seconds, where a
-top-up through either sandbox channel lands on the balance."""
+top-up through either sandbox channel lands on the balance, and `flask panelpay …` works on it."""
 from __future__ import annotations
 
 import os
@@ -53,10 +53,20 @@ def test_panelpay_demo_serves_and_a_top_up_lands(tmp_path):
             assert time.monotonic() < deadline, alice.get(f"{base}/api/me").json()
             time.sleep(0.1)
         assert alice.get(f"{base}/payment/api/orders/{qr['trade_no']}").json()["status"] == "paid"
+
+        # The README's way to run PanelPay's commands on the demo: in its folder, quietly.
+        flask = shutil.which("flask", path=os.path.dirname(sys.executable)) or "flask"
+        for command, expected in ((["channels"], f"notify: {base}/payment/notify/epay/{channels['epay']['uuid']}"),
+                                  (["doctor"], "0 error(s)")):
+            cli = subprocess.run([flask, "--app", "panelpay.demo.app", "panelpay", *command], cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=60)
+            assert cli.returncode == 0 and expected in cli.stdout, (cli.stdout, cli.stderr)
+            assert "PANELPAY_SANDBOX" not in cli.stdout + cli.stderr
     finally:
         demo.terminate()
-        demo.wait(10)
+        output = "".join(lines) + demo.communicate(timeout=10)[0]
     assert (tmp_path / "instance").is_dir()
+    assert output.count("PANELPAY_SANDBOX is on") == 1, output  # when it starts serving, not at each request
 
 
 def test_the_demo_host_is_an_example_of_a_safe_host(tmp_path):

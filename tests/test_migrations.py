@@ -4,9 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 import tempfile
-import venv
 from pathlib import Path
 
 import pytest
@@ -118,31 +116,17 @@ def test_0003_gives_existing_orders_their_channels_name_and_room_for_reviews(fre
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def installed_venv(tmp_path_factory):
-    """A fresh virtualenv with PanelPay installed by ``pip install .`` (the wheel, not the source tree)."""
-    where = tmp_path_factory.mktemp("venv")
-    venv.create(where, with_pip=True)
-    python = where / "bin" / "python"
-    wheel_dir = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(ROOT)],
-                   check=True)
-    wheel = next(wheel_dir.glob("panelpay-*.whl"))
-    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[postgres,mysql]"], check=True)
-    return python
-
-
 @pytest.mark.slow
-def test_pip_installed_plugin_runs_flask_panelpay_db_upgrade(installed_venv, fresh_db):
+def test_pip_installed_plugin_runs_flask_panelpay_db_upgrade(installed_wheel, fresh_db):
     engine = sa.create_engine(fresh_db)
     _host_history(engine)
     env = {**os.environ, "TINYHOST_DB": fresh_db, "PYTHONPATH": str(ROOT / "tests" / "support")}
-    flask = installed_venv.parent / "flask"
+    flask = installed_wheel.script("flask")
     result = subprocess.run([str(flask), "--app", "tinyhost", "panelpay", "db", "upgrade"],
                             env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
     assert result.returncode == 0, result.stderr
     assert "PanelPay tables at revision" in result.stdout
-    location = subprocess.run([str(installed_venv), "-c", "import panelpay; print(panelpay.__file__)"],
+    location = subprocess.run([str(installed_wheel.python), "-c", "import panelpay; print(panelpay.__file__)"],
                               capture_output=True, text=True, check=True, cwd=tempfile.gettempdir()).stdout
     assert "site-packages" in location
     assert migrate.current(engine) == migrate.head()

@@ -137,7 +137,7 @@ def test_three_orders_interleaved_each_credited_once_sum_exact(app):
 
 @pytest.mark.parametrize("mode,column,expected", [
     ("cents", "balance_cents", 990),
-    ("quota", "quota", 4950000),
+    ("quota", "quota", 678082),  # 9.90 × 500,000 / 7.3 = 678,082.19…, toward zero
     ("decimal", "balance", Decimal("9.90")),
 ])
 def test_integer_and_decimal_columns_are_credited_exactly(make_app, mode, column, expected):

@@ -7,6 +7,7 @@ PanelPay's sandbox gateway with one EPay and one Alipay channel pointing at it.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from urllib.parse import urlsplit
 from decimal import Decimal
@@ -21,6 +22,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from panelpay.manifest import load_manifest
 
 DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
+#: What ``panelpay demo`` last served (its address and database), in the instance folder, so that
+#: ``flask --app panelpay.demo.app panelpay …`` in the same folder works on the same demo.
+SERVED = "demo-served.json"
 
 #: The demo panel's own words in Chinese (PanelPay's pages bring their own translations).
 ZH = {
@@ -41,9 +45,15 @@ def load_plugin_class():
 
 def create_app(db_url: str | None = None, *, site_url: str | None = None, instance_path: str | None = None,
                config: dict | None = None) -> Flask:
+    """The demo app, on SQLite in the instance folder (``./instance``) unless ``db_url`` says otherwise.
+    Called with neither a database nor an address (as ``flask --app panelpay.demo.app`` does), it is the
+    demo ``panelpay demo`` last served from that folder."""
     instance_path = os.path.abspath(instance_path or os.path.join(os.getcwd(), "instance"))
     os.makedirs(instance_path, exist_ok=True)
     app = Flask(__name__, instance_path=instance_path)
+    if db_url is None and site_url is None:
+        app.config.from_file(os.path.join(instance_path, SERVED), load=json.load, silent=True)
+        db_url, site_url = app.config.get("SQLALCHEMY_DATABASE_URI"), app.config.get("PANELPAY_SITE_URL")
     db_url = db_url or "sqlite:///" + os.path.join(instance_path, "panelpay-demo.sqlite")
     app.config.update(
         SECRET_KEY=_secret(instance_path),
@@ -187,6 +197,15 @@ def _secret(instance_path: str) -> str:
         return handle.read().strip()
 
 
+def _remember(app: Flask, base_url: str) -> None:
+    """Keep the address and database this demo serves for the ``flask`` command (mode 0600: a database URL
+    may hold a password)."""
+    path = os.path.join(app.instance_path, SERVED)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        json.dump({"PANELPAY_SITE_URL": base_url, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]},
+                  handle)
+
+
 def prepare(app: Flask, base_url: str) -> None:
     """Create and migrate the tables, seed the demo logins and the two sandbox channels (once)."""
     from panelpay import migrate
@@ -218,6 +237,8 @@ def serve(host: str = "127.0.0.1", port: int = 5000, db_url: str | None = None) 
     base_url = f"http://{host}:{port}"
     app = create_app(db_url, site_url=base_url)
     prepare(app, base_url)
+    _remember(app, base_url)
+    app.extensions["panelpay"].announce_sandbox()
     print(f"PanelPay demo panel: {base_url}/  (log in as admin/admin or alice/alice; Ctrl+C stops it)", flush=True)
     # The sandbox's EPay query carries the merchant key in its URL (as the protocol does): keep it out of
     # the access log.

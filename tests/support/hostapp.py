@@ -13,7 +13,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from panelpay import BalanceCallable, BalanceColumn, PanelPay
 from panelpay import migrate
 
-QUOTA_PER_YUAN = 500000
+#: New-API's defaults: 500,000 quota per US dollar (QuotaPerUnit), a dollar sold for 7.3 yuan (Price).
+NEWAPI_QUOTA_PER_DOLLAR = 500000
+NEWAPI_PRICE = "7.3"
 
 
 def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = None, migrate_tables: bool = True,
@@ -57,7 +59,7 @@ def make_host(db_url: str, *, balance: str = "decimal", config: dict | None = No
     adapters = {
         "decimal": lambda: BalanceColumn(User.balance),
         "cents": lambda: BalanceColumn(User.balance_cents, units_per_yuan=100),
-        "quota": lambda: BalanceColumn(User.quota, units_per_yuan=QUOTA_PER_YUAN),
+        "quota": lambda: BalanceColumn(User.quota, units=NEWAPI_QUOTA_PER_DOLLAR, price=NEWAPI_PRICE),
         "callable": lambda: BalanceCallable(credit_callable),
         # A misconfigured host: the id column it names is not unique.
         "non_unique": lambda: BalanceColumn(CreditLog.amount, id_column=CreditLog.user_id),
