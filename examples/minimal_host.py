@@ -1,6 +1,5 @@
-"""The smallest complete panel with PanelPay: what a host provides beside the mounting lines, namely a user table
-(a balance, an admin flag), a login keeping the user's id in the session, and a way to add users. Settings come
-from FLASK_-prefixed environment variables (FLASK_SECRET_KEY, FLASK_PANELPAY_SITE_URL, …). In an empty folder:
+"""The smallest complete panel with PanelPay: a user table (a balance, an admin flag), a login keeping the user's id
+in the session, a way to add users; settings from FLASK_-prefixed environment variables. In an empty folder:
 
     export FLASK_APP=/path/to/examples/minimal_host.py FLASK_SECRET_KEY=<a long random string>
     flask panelpay db upgrade && flask add-user admin --admin && flask run   # then log in at /login
@@ -16,7 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from panelpay import BalanceColumn, PanelPay
 
 app = Flask(__name__, instance_path=os.path.abspath("instance"))  # the database and PanelPay's files: ./instance
-app.config.update(SQLALCHEMY_DATABASE_URI="sqlite:///minimal-host.sqlite", SESSION_COOKIE_SAMESITE="Lax")
+app.config.update(SQLALCHEMY_DATABASE_URI="sqlite:///minimal-host.sqlite", SESSION_COOKIE_SAMESITE="Lax",
+                  PANELPAY_LOGIN_URL="/login")  # where PanelPay sends a visitor who is not logged in
 app.config.from_prefixed_env()
 db = SQLAlchemy(app)
 CSRFProtect(app)  # the login form carries a token; PanelPay exempts its gateway and JSON routes
@@ -32,7 +32,6 @@ class User(db.Model):
 
 PanelPay(app, db=db, current_user_id=lambda: session.get("user_id"),
          is_admin=lambda: session.get("is_admin", False), balance=BalanceColumn(User.balance))
-
 LOGIN = """<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
 <input name="name" placeholder="Name"> <input name="password" type="password"> <button>Log in</button></form>"""
 
@@ -44,7 +43,8 @@ def login():
         if user and check_password_hash(user.password_hash, request.form.get("password", "")):
             session.clear()
             session.update(user_id=user.id, is_admin=user.is_admin)  # the admin flag comes from the users table
-            return redirect("/payment/checkout")
+            back = request.args.get("next", "")  # the PanelPay page that sent the visitor here; a local path only
+            return redirect(back if back[:1] == "/" and back[1:2] not in ("/", "\\") else "/payment/checkout")
     return render_template_string(LOGIN), 401 if request.method == "POST" else 200
 
 

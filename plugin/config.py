@@ -40,6 +40,18 @@ def _optional_url(value: Any) -> str | None:
     return str(value).rstrip("/")
 
 
+def _login_url(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    parts = urlsplit(text.replace("{next}", ""))
+    local = text.startswith("/") and not text.startswith("//")
+    if not local and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ValueError("must be the host's login page, a path such as /login or an http(s) URL; "
+                         "'{next}' marks where the page to come back to goes")
+    return text
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a positive integer")
@@ -137,6 +149,7 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_URL_PREFIX": ("/payment", _prefix),
     "PANELPAY_SECRET_KEY": (None, _optional_str),
     "PANELPAY_SITE_URL": (None, _optional_url),
+    "PANELPAY_LOGIN_URL": (None, _login_url),
     "PANELPAY_ORDER_TTL": (1800, _positive_int),
     "PANELPAY_AMOUNT_PRESETS": (("10.00", "30.00", "50.00", "100.00"), _presets),
     "PANELPAY_MAX_AMOUNT": ("50000.00", _amount),
@@ -172,6 +185,7 @@ class Settings:
     url_prefix: str
     secret_key: str
     site_url: str | None
+    login_url: str | None
     order_ttl: int
     amount_presets: tuple
     max_amount: Any

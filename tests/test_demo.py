@@ -87,6 +87,9 @@ def test_the_demo_host_is_an_example_of_a_safe_host(tmp_path):
         return client.post(f"/login?next={target}", data={"username": "alice", "password": "alice",
                                                           "csrf_token": token()})
 
+    sent = client.get("/payment/orders/PP0?x=1")  # a page of PanelPay's: to the demo's login, and back after it
+    assert sent.status_code == 302 and sent.headers["Location"] == "/login?next=/payment/orders/PP0%3Fx%3D1"
+
     forged = client.post("/login", data={"username": "alice", "password": "alice"})  # no token: another site
     assert forged.status_code == 400 and client.get("/api/me").status_code == 401
     for target in ("//evil.example/steal", "/\\evil.example", "https://evil.example/", "javascript:alert(1)"):

@@ -19,12 +19,12 @@ from tests.support.servers import free_port
 HOST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "minimal_host.py")
 
 
-def log_in(base: str, name: str) -> requests.Session:
+def log_in(base: str, name: str, back: str = "", lands: str = "") -> requests.Session:
     user = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', user.get(f"{base}/login").text).group(1)
-    answer = user.post(f"{base}/login", data={"name": name, "password": name, "csrf_token": token},
-                       allow_redirects=False)
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/payment/checkout")
+    login = f"{base}/login" + (f"?next={back}" if back else "")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', user.get(login).text).group(1)
+    answer = user.post(login, data={"name": name, "password": name, "csrf_token": token}, allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"] == (lands or back or "/payment/checkout")
     return user
 
 
@@ -62,9 +62,11 @@ def test_the_minimal_host_starts_and_takes_a_payment(tmp_path):
             except requests.ConnectionError:
                 assert time.monotonic() < deadline and server.poll() is None, log.read_text()
                 time.sleep(0.1)
-        assert requests.Session().get(f"{base}/payment/admin").status_code in (401, 403)
+        visitor = requests.get(f"{base}/payment/admin", allow_redirects=False)  # to the login, and back after it
+        assert visitor.status_code == 302 and visitor.headers["Location"] == "/login?next=/payment/admin"
 
-        admin = log_in(base, "admin")
+        admin = log_in(base, "admin", back="/payment/admin")
+        log_in(base, "admin", back="//evil.example", lands="/payment/checkout")  # never to another site
         assert admin.get(f"{base}/payment/admin").status_code == 200
         created = admin.post(f"{base}/payment/admin/api/channels",
                              json={"kind": "epay", "name": "EPay (sandbox)", "config": configs["epay"]})

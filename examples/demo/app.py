@@ -61,6 +61,7 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 30}} if db_url.startswith("sqlite") else {},
         PANELPAY_SITE_URL=site_url,
         PANELPAY_SANDBOX=True,
+        PANELPAY_LOGIN_URL="/login",
         PANELPAY_ALLOW_PRIVATE_URLS=True,  # the sandbox gateways answer on this machine
         PANELPAY_BASE_TEMPLATE="demo/layout.html",
         SESSION_COOKIE_SAMESITE="Lax",  # the session cookie is not sent on another site's requests
@@ -167,12 +168,6 @@ def create_app(db_url: str | None = None, *, site_url: str | None = None, instan
         if user is None:
             return jsonify(error="unauthenticated", message="Log in first.", fields={}), 401
         return jsonify(username=user.username, balance=f"{user.balance:.2f}")
-
-    @app.errorhandler(401)
-    def unauthorized(exc):
-        if request.path.startswith("/payment/") and "api/" not in request.path:
-            return redirect(url_for("login_form", next=request.path))
-        return exc
 
     app.User = User
     app.db = db

@@ -46,6 +46,13 @@ def _back(anchor: str = ""):
 
 
 def register(bp: Blueprint) -> None:
+    @bp.errorhandler(401)
+    @localized
+    def unauthenticated(exc):
+        return render("panelpay/message.html", 401, title=_("Log in first"),
+                       message=_("Top-ups belong to your account: log in to the panel, then open this page again."),
+                       back_link=False)
+
     @bp.errorhandler(403)
     @localized
     def forbidden(exc):

@@ -3,8 +3,9 @@ shown to users and operators."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import quote
 
-from flask import abort, render_template
+from flask import abort, redirect, render_template, request
 
 from ..i18n import LEVEL_LABELS, STATUS_LABELS, VERDICT_LABELS, gettext as _, html_lang, page_locale
 from ..money import format_money
@@ -33,10 +34,23 @@ def render(template: str, status: int = 200, **context):
 
 
 def require_user() -> str:
-    user_id = state().current_user_id()
+    """The logged-in user's id. Without one, off to the host's login page (PANELPAY_LOGIN_URL), which
+    is told to send the visitor back here; a host that names no login page gets a page saying to log in."""
+    st = state()
+    user_id = st.current_user_id()
     if user_id is None:
+        if st.settings.login_url:
+            abort(redirect(login_url(st.settings.login_url, request.full_path.rstrip("?"))))
         abort(401)
     return user_id
+
+
+def login_url(template: str, back: str) -> str:
+    """The login page, with ``back`` (this page) where ``{next}`` stands, or as ``?next=``."""
+    back = quote(back, safe="/")
+    if "{next}" in template:
+        return template.replace("{next}", back)
+    return f"{template}{'&' if '?' in template else '?'}next={back}"
 
 
 def kind_label(kind: str, locale: str) -> str:
