@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from .callback import DomainError, normalise_domain
 from .callback import translate as _
 from .i18n import lazy_gettext
+from .outcomes import explain
 from .money import TOO_LARGE, TOO_PRECISE, MoneyError, format_money, parse_money
 from .models import ORDER_STATUSES
 
@@ -111,6 +112,8 @@ class AdminOrderOut(OrderOut):
     gateway_trade_no = fields.String(allow_none=True)
     settled_by = fields.String(allow_none=True)
     anomaly = fields.String(allow_none=True)
+    anomaly_text = fields.Function(lambda order: explain(order.anomaly) or None,
+                                   metadata={"description": "the anomaly in the request's language"})
     queried_at = UTC(allow_none=True)
 
 
@@ -247,8 +250,11 @@ class NotificationOut(Schema):
     received_at = UTC()
     trade_no = fields.String(allow_none=True)
     verdict = fields.String()
-    outcome = fields.String()
+    outcome = fields.String(metadata={"description": "as recorded, in English"})
+    outcome_text = fields.Function(lambda row: explain(row["outcome"]),
+                                   metadata={"description": "the outcome in the request's language"})
     reason = fields.String()
+    reason_text = fields.Function(lambda row: explain(row["reason"]))
     answer_status = fields.Integer(allow_none=True)
     answer_body = fields.String()
     replay_of = fields.Integer(allow_none=True)
@@ -258,6 +264,7 @@ class ReplayOut(Schema):
     notification_id = fields.Integer()
     verdict = fields.String()
     outcome = fields.String()
+    outcome_text = fields.Function(lambda answer: explain(answer["outcome"]))
     status = fields.Integer()
     body = fields.String()
 

@@ -97,8 +97,8 @@ function detailsRow(item, onReplay) {
     el("div", { class: "pp-detail" },
       el("dl", { class: "pp-details" },
         field(t("admin.verdict"), t(`verdict.${item.verdict}`), false),
-        field(t("admin.outcome"), item.outcome, false),
-        item.reason ? field(t("admin.reason"), item.reason, false) : [],
+        field(t("admin.outcome"), item.outcome_text, false),
+        item.reason ? field(t("admin.reason"), item.reason_text, false) : [],
         field(t("admin.answer"), `${item.answer_status ?? ""} ${item.answer_body || ""}`.trim()),
         field(t("admin.path"), `${item.method} ${item.path}`),
         field(t("admin.source_ip"), item.source_ip),
@@ -129,7 +129,7 @@ export function setupDeliveryLog(data) {
     try {
       const answer = await api(`${data.notifications_url}/${item.id}/replay`, { method: "POST", body: {} });
       const said = t("admin.replayed", {
-        id: answer.notification_id, verdict: t(`verdict.${answer.verdict}`), outcome: answer.outcome,
+        id: answer.notification_id, verdict: t(`verdict.${answer.verdict}`), outcome: answer.outcome_text,
         status: answer.status, body: answer.body,
       });
       showMessages(result, said);
@@ -160,7 +160,7 @@ export function setupDeliveryLog(data) {
       el("td", { text: channelName(channels, item.channel, item.kind) || item.path }),
       el("td", {}, el("code", { class: "pp-break pp-trade", text: item.trade_no || "—" })),
       el("td", {}, el("span", { class: `pp-verdict pp-verdict-${item.verdict}`, text: t(`verdict.${item.verdict}`) })),
-      el("td", { class: "pp-outcome", text: item.outcome }),
+      el("td", { class: "pp-outcome", text: item.outcome_text }),
       el("td", {}, el("code", { text: `${item.answer_status ?? ""} ${item.answer_body || ""}`.trim() })),
       el("td", {}, toggle),
     );
@@ -203,7 +203,7 @@ export function setupOrders(data) {
     const cell = el("td", {}, statusBadge(order.status));
     if (order.paid_late) cell.append(" ", el("span", { class: "pp-status pp-status-late", text: t("admin.paid_late") }));
     if (order.settled_by) cell.append(el("div", { class: "pp-small pp-muted", text: t("admin.settled_by", { source: order.settled_by }) }));
-    if (order.anomaly) cell.append(el("div", { class: "pp-small pp-bad", text: order.anomaly }));
+    if (order.anomaly) cell.append(el("div", { class: "pp-small pp-bad", text: order.anomaly_text }));
     if (order.reviewed_by) {
       cell.append(el("div", { class: "pp-small pp-muted",
         text: t("admin.reviewed_by", { name: order.reviewed_by, when: localTime(order.reviewed_at) }) }));
