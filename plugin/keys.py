@@ -163,7 +163,7 @@ def chain_problem(certificates: tuple[x509.Certificate, ...], roots: tuple[x509.
             return None
         issuer = next((candidate for candidate in pool if candidate != current and _issued(current, candidate)), None)
         if issuer is None:
-            return "it was not issued by the Alipay root certificate (alipay_root_cert)"
+            return "it was not issued by the Alipay root certificate"
         current = issuer
     return "its chain to the Alipay root certificate cannot be followed"
 

@@ -24,6 +24,8 @@ class Field:
     choices: tuple = ()
     presets: tuple = ()
     help: dict | None = None
+    #: Shown only while another field of the same form has one of some values: ``{"sign_type": ["RSA"]}``.
+    when: dict | None = None
 
     def label_for(self, locale: str) -> str:
         return self.label.get("zh-CN" if locale.startswith("zh") else "en") or self.key
@@ -66,6 +68,8 @@ def _field(spec: dict) -> Field:
         choices=tuple(spec.get("choices", ())),
         presets=tuple(spec.get("presets", ())),
         help=spec.get("help"),
+        when={key: [str(v) for v in (values if isinstance(values, list) else [values])]
+              for key, values in spec["when"].items()} if spec.get("when") else None,
     )
 
 

@@ -1,6 +1,7 @@
-"""The delivery log's outcomes and the orders' anomalies, in the reader's language.
+"""What PanelPay wrote in English, said again in the reader's language: the delivery log's outcomes, the
+orders' anomalies, and why a channel's settings were refused (with the form's labels for the field names).
 
-They are stored as PanelPay writes them, in English with the values in place ("amount mismatch: paid 9.00,
+Outcomes and anomalies are stored as PanelPay writes them, in English with the values in place ("amount mismatch: paid 9.00,
 order total 10.00"), so the log reads the same whoever wrote it and whatever language it is read in. Each
 sentence PanelPay writes is listed here as a template; :func:`explain` finds the one a stored line was made
 from and says it again in the page's language, the values as they were. A line no template matches (a channel
@@ -11,7 +12,8 @@ from __future__ import annotations
 import functools
 import re
 
-from .i18n import VERDICT_LABELS, gettext
+from .callback import translate
+from .i18n import VERDICT_LABELS
 
 
 def N_(text: str) -> str:
@@ -65,7 +67,66 @@ TEMPLATES = (
     N_("RSA signature does not verify with the platform public key"),
     N_("MD5 signature does not match the merchant key"),
     N_("RSA2 signature does not verify with the Alipay public key"),
+    # Why a built-in channel's settings were refused (channels/common.py, epay.py, alipay.py, keys.py, store.py).
+    # %(field)s, %(other)s and %(fields)s name settings: they are shown as the form's labels.
+    N_("%(field)s must be one of %(choices)s."),
+    N_("%(field)s is required."),
+    N_("%(field)s is required. %(hint)s"),
+    N_("%(field)s %(problem)s. %(hint)s"),
+    N_("%(field)s must be an http:// or https:// URL such as %(example)s."),
+    N_("%(field)s must not carry credentials or a #fragment; use a plain URL such as %(example)s."),
+    N_("%(field)s is required for MD5 signing. %(hint)s"),
+    N_("%(field)s is required for RSA signing. %(hint)s"),
+    N_("%(field)s is your own merchant public key (the public half of %(other)s), not the platform's. %(hint)s"),
+    N_("%(field)s must be the EPay site root, not an API address or a URL with a query; paste e.g. %(example)s"),
+    N_("%(field)s is the APP public key (the public half of %(other)s), not Alipay's. %(hint)s"),
+    N_("Neither mode is complete: fill %(field)s, or all of %(fields)s. %(hint)s"),
+    N_("%(field)s is needed for certificate mode. %(hint)s"),
+    N_("%(field)s does not hold the public half of %(other)s. %(hint)s"),
+    N_("%(field)s is the app certificate, not Alipay's. %(hint)s"),
+    N_("%(field)s cannot be trusted: %(problem)s. Paste the certificates the Alipay console issued together "
+       "(应用公钥证书, 支付宝公钥证书, 支付宝根证书). %(hint)s"),
+    N_("unknown field for this kind"),
+    N_("unknown channel kind; use one of %(kinds)s"),
+    N_("Must be text or a number."),
+    N_("Enter it again: %(fields)s changed, and a secret is only ever sent where it was entered for."),
+    N_("Paste the EPay site root, e.g. https://pay.example.net/"),
+    N_("Paste the merchant ID (商户ID) shown in the EPay merchant panel."),
+    N_("Paste the merchant key (商户密钥) from the EPay merchant panel (API信息), or choose RSA signing."),
+    N_("Paste the merchant private key (商户私钥) you generated in the EPay merchant panel (API信息), as PEM or "
+       "bare base64."),
+    N_("Paste the platform public key (平台公钥) shown in the EPay merchant panel (API信息), as PEM or bare base64."),
+    N_("Use https://openapi.alipay.com/gateway.do (production) or "
+       "https://openapi-sandbox.dl.alipaydev.com/gateway.do (sandbox)."),
+    N_("Paste the APPID shown in the Alipay open platform console."),
+    N_("Paste the app private key (应用私钥) made with Alipay's key tool, as PEM or bare base64."),
+    N_("Paste the Alipay public key (支付宝公钥) shown in the Alipay open platform console (接口加签方式), as PEM or "
+       "bare base64."),
+    N_("Paste the app public-key certificate (appCertPublicKey_<APPID>.crt) issued for the app private key."),
+    N_("Paste the Alipay public-key certificate (alipayCertPublicKey_RSA2.crt)."),
+    N_("Paste the Alipay root certificate (alipayRootCert.crt), the whole file."),
+    N_("is empty"),
+    N_("has a PEM header without a matching footer"),
+    N_("holds no base64 data"),
+    N_("is not valid base64"),
+    N_("is not an RSA private key (PKCS#1 or PKCS#8)"),
+    N_("is a public key; paste the private key here"),
+    N_("is not an RSA private key"),
+    N_("is shorter than 1024 bits"),
+    N_("is not an RSA public key (SPKI or PKCS#1)"),
+    N_("is a private key; paste the public key here"),
+    N_("is not an RSA public key"),
+    N_("is not a PEM certificate (-----BEGIN CERTIFICATE-----)"),
+    N_("holds a certificate that cannot be read"),
+    N_("holds no certificate that can be read"),
+    N_("holds no RSA root certificate"),
+    N_("certificate does not hold an RSA key"),
+    N_("it was not issued by the Alipay root certificate"),
+    N_("its chain to the Alipay root certificate cannot be followed"),
 )
+
+#: The placeholders that name a setting (a comma-separated list for ``fields``).
+_SETTING_NAMES = ("field", "other", "fields")
 
 
 @functools.cache
@@ -79,8 +140,9 @@ def _patterns() -> tuple[tuple[str, re.Pattern], ...]:
     return tuple(sorted(compiled, key=lambda pair: -len(pair[0])))
 
 
-def explain(text: str | None, *, depth: int = 0) -> str:
-    """``text`` (a stored outcome or anomaly) in the page's language; unchanged when no template fits."""
+def explain(text: str | None, labels: dict[str, str] | None = None, *, depth: int = 0) -> str:
+    """``text`` (a stored outcome or anomaly, a refusal of settings) in the page's language; unchanged when
+    no template fits. ``labels``: a setting's key → the label its form shows, for the names of settings."""
     if not text:
         return text or ""
     if text in VERDICT_LABELS:
@@ -88,7 +150,12 @@ def explain(text: str | None, *, depth: int = 0) -> str:
     for msgid, pattern in _patterns():
         match = pattern.fullmatch(text)
         if match:
-            values = {name: explain(value, depth=depth + 1) if depth < 2 else value
-                      for name, value in match.groupdict().items()}
-            return gettext(msgid, **values)
+            values = {name: _value(name, value, labels, depth) for name, value in match.groupdict().items()}
+            return translate(msgid, **values)
     return text
+
+
+def _value(name: str, value: str, labels: dict[str, str] | None, depth: int) -> str:
+    if name in _SETTING_NAMES and labels:
+        return ", ".join(labels.get(key.strip(), key.strip()) for key in value.split(","))
+    return explain(value, labels, depth=depth + 1) if depth < 2 else value

@@ -162,7 +162,7 @@ class ChannelPatch(Schema):
     sort = fields.Integer(validate=validate.Range(min=-100000, max=100000, error=lazy_gettext(
         "Enter a whole number from -100000 to 100000.")))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # a bad maximum is said beside a bad fee, not after it
     def amounts(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
         for key in ("fee_fixed", "fee_percent"):

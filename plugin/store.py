@@ -5,12 +5,15 @@ import json
 import secrets as _secrets
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import get_locale
 from sqlalchemy import func, select
 
 from .channels.base import Channel as ChannelImpl
 from .channels.base import ConfigInvalid, GatewayError
 from . import outbound
 from .models import Channel, Order, Setting, utcnow
+from .outcomes import explain
 from .vault import SecretsUnreadable
 
 #: Plugin-wide settings and their defaults.
@@ -102,12 +105,30 @@ def masked_config(state, row: Channel) -> dict:
 
 
 def clean_channel_config(state, kind: str, incoming: dict, previous: Channel | None) -> tuple[dict, dict]:
-    """Validate a channel config for saving; returns (public, secret) parts. Raises ConfigInvalid.
+    """Validate a channel config for saving; returns (public, secret) parts. Raises ConfigInvalid, its
+    messages in the page's language with the settings named by the form's labels.
 
     A blank or masked secret keeps the stored value (secrets are write-only), so editing a channel's name
     does not require pasting its keys again. Changing where the channel's requests go (any of its URL
     fields) does: a secret is only ever sent where it was entered for.
     """
+    try:
+        return _clean_channel_config(state, kind, incoming, previous)
+    except ConfigInvalid as exc:
+        labels = setting_labels(state, kind)
+        raise ConfigInvalid({key: [explain(message, labels) for message in messages]
+                             for key, messages in exc.fields.items()}) from None
+
+
+def setting_labels(state, kind: str) -> dict[str, str]:
+    """A kind's setting keys → the labels its form shows, in the page's language (English outside a request)."""
+    if kind not in state.channel_kinds:
+        return {}
+    chinese = has_request_context() and str(get_locale() or "").startswith("zh")
+    return {f.key: f.label_for("zh_CN" if chinese else "en") for f in state.manifest.kind_fields(kind)}
+
+
+def _clean_channel_config(state, kind: str, incoming: dict, previous: Channel | None) -> tuple[dict, dict]:
     if kind not in state.channel_kinds:
         raise ConfigInvalid({"kind": [f"unknown channel kind; use one of {', '.join(sorted(state.channel_kinds))}"]})
     fields = {f.key: f for f in state.manifest.kind_fields(kind)}

@@ -222,7 +222,7 @@ def test_moving_a_channel_to_another_gateway_needs_its_secrets_entered_again(wor
     with stand_in(200, b'{"code": -1, "msg": "no such order"}', Content_Type="application/json") as evil:
         moved = world.admin.patch(f"/payment/admin/api/channels/{uuid}", json={"config": {"gateway": evil + "/"}})
         assert moved.status_code == 422
-        assert "Enter it again: gateway changed" in moved.get_json()["fields"]["config.key"][0]
+        assert "Enter it again: EPay site URL changed" in moved.get_json()["fields"]["config.key"][0]
         shown = world.admin.get(f"/payment/admin/api/channels/{uuid}").get_json()["config"]
         assert shown["gateway"] != evil + "/"  # nothing was saved
         rekeyed = world.admin.patch(f"/payment/admin/api/channels/{uuid}",

@@ -54,7 +54,8 @@ _HINTS = {
     "app_private_key": "Paste the app private key (应用私钥) made with Alipay's key tool, as PEM or bare base64.",
     "alipay_public_key": "Paste the Alipay public key (支付宝公钥) shown in the Alipay open platform console "
     "(接口加签方式), as PEM or bare base64.",
-    "app_cert": "Paste the app public-key certificate (appCertPublicKey_<APPID>.crt) issued for app_private_key.",
+    "app_cert": "Paste the app public-key certificate (appCertPublicKey_<APPID>.crt) issued for the app private "
+    "key.",
     "alipay_cert": "Paste the Alipay public-key certificate (alipayCertPublicKey_RSA2.crt).",
     "alipay_root_cert": "Paste the Alipay root certificate (alipayRootCert.crt), the whole file.",
 }
@@ -101,8 +102,8 @@ class AlipayChannel(Channel):
         certs = _clean_certs(errors, values, app_key)
         if not all(values[f] for f in _CERT_FIELDS) and not values["alipay_public_key"]:
             missing = [f for f in _CERT_FIELDS if not values[f]]
-            common.add(errors, "alipay_public_key", "Neither mode is complete: fill alipay_public_key (public-key "
-                       f"mode), or {', '.join(missing)} for certificate mode. {_HINTS['alipay_public_key']}")
+            common.add(errors, "alipay_public_key", f"Neither mode is complete: fill alipay_public_key, or all of "
+                       f"{', '.join(missing)}. {_HINTS['alipay_public_key']}")
             if len(missing) < len(_CERT_FIELDS):
                 for field in missing:
                     common.add(errors, field, f"{field} is needed for certificate mode. {_HINTS[field]}")

@@ -54,7 +54,7 @@ _QUERY_STATUS = {
 _HINTS = {
     "gateway": "Paste the EPay site root, e.g. https://pay.example.net/",
     "pid": "Paste the merchant ID (商户ID) shown in the EPay merchant panel.",
-    "key": "Paste the merchant key (商户密钥) from the EPay merchant panel (API信息), or choose sign_type RSA.",
+    "key": "Paste the merchant key (商户密钥) from the EPay merchant panel (API信息), or choose RSA signing.",
     "merchant_private_key": "Paste the merchant private key (商户私钥) you generated in the EPay merchant "
     "panel (API信息), as PEM or bare base64.",
     "platform_public_key": "Paste the platform public key (平台公钥) shown in the EPay merchant panel "

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, request, session, url_for
 from .. import callback
 from ..channels.base import ConfigInvalid
 from ..conflicts import all_findings
-from ..i18n import STATUS_LABELS, VERDICT_LABELS, gettext as _, js_strings, localized, page_locale
+from ..i18n import STATUS_LABELS, VERDICT_LABELS, gettext as _, js_strings, lazy_gettext, localized, page_locale
 from ..store import NotFound, clean_channel_config, delete_channel, get_channel, get_settings, list_channels, \
     masked_config, put_settings, save_channel
 from . import forms
@@ -114,6 +114,25 @@ def register(bp: Blueprint) -> None:
         if request.method == "GET":
             return _channel_form(st, kind, forms.default_values(st.manifest, kind), {}, set(), None)
         return _channel_save(st, kind, None)
+
+    @bp.post("/admin/channels/sandbox")
+    @localized
+    def channel_from_sandbox():
+        """A new channel with the sandbox's credentials (only while the sandbox is mounted: the demo)."""
+        st = _require_admin()
+        variants = _sandbox_variants(st)
+        variant = request.form.get("variant", "")
+        if variant not in variants:
+            abort(404)
+        if not _csrf_valid():
+            return redirect(url_for("panelpay_pages.channel_new", kind=variants[variant][0]))
+        kind, label = variants[variant]
+        base = (st.settings.site_url or request.host_url.rstrip("/")) + st.settings.url_prefix + "/sandbox"
+        row = save_channel(st, {"kind": kind, "name": _("%(method)s (sandbox)", method=label),
+                                "config": st.sandbox.channel_configs(base)[variant]})
+        _notice("ok", _("'%(name)s' was made with the sandbox's credentials: it works as it is, and you can change "
+                        "anything here.", name=row.name))
+        return redirect(url_for("panelpay_pages.channel_edit", uuid=row.uuid))
 
     @bp.route("/admin/channels/<uuid>", methods=["GET", "POST"])
     @localized
@@ -229,8 +248,30 @@ def _channel_form(st, kind: str, values: dict, errors: dict, secrets_set: set, r
                               value=values.get("enabled", ""))
     return render("panelpay/channel_form.html", status, kind=kind, kind_label=kind_label(kind, locale),
                    row=row, shared=shared, config=config, enabled=enabled, form_errors=errors.get(forms.FORM, []),
-                   action_form=forms.ActionForm(),
+                   action_form=forms.ActionForm(), notice=session.pop(_NOTICE, None), sandbox_variants=_sandbox_variants(st, kind) if row is None else {},
                    notify_url=callback.notify_url(st, row, get_settings(st)["callback_domain"]) if row else None)
+
+
+#: What each of the sandbox's ready-made configs tries (a sandbox gateway of a channel author's own shows
+#: its config's name).
+_SANDBOX_METHODS = {
+    "epay": lazy_gettext("EPay, MD5, browser form"),
+    "epay_mapi": lazy_gettext("EPay, MD5, server-side (mapi)"),
+    "epay_rsa": lazy_gettext("EPay, RSA (v2)"),
+    "alipay": lazy_gettext("Alipay, computer website"),
+    "alipay_wap": lazy_gettext("Alipay, mobile website"),
+    "alipay_qr": lazy_gettext("Alipay, QR code"),
+    "alipay_cert": lazy_gettext("Alipay, certificate mode"),
+}
+
+
+def _sandbox_variants(st, kind: str | None = None) -> dict[str, tuple[str, str]]:
+    """The sandbox's ready-made configs (of ``kind``): name → (kind, what it tries); none without the sandbox."""
+    if st.sandbox is None:
+        return {}
+    return {name: (of_kind, str(_SANDBOX_METHODS.get(name, name)))
+            for name, of_kind in st.sandbox.CHANNEL_KINDS.items()
+            if of_kind in st.channel_kinds and kind in (None, of_kind)}
 
 
 def _config_problems(st, kind: str, values: dict, row) -> dict:

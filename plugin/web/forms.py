@@ -58,6 +58,8 @@ class FieldView:
     secret_set: bool = False
     errors: tuple = ()
     input_mode: str | None = None
+    #: (the HTML name of the field it depends on, the values that show it), or None: always shown.
+    when: tuple | None = None
 
     @property
     def id(self) -> str:
@@ -72,6 +74,10 @@ def localised(text: dict | None, locale: str) -> str | None:
 
 
 def _view(spec, name: str, locale: str, value: str, errors: dict, secret_set: bool = False) -> FieldView:
+    when = None
+    if spec.when:
+        ((key, shown_for),) = spec.when.items()
+        when = (name[: len(name) - len(spec.key)] + key, " ".join(shown_for))
     widget = "password" if spec.secret else _WIDGETS.get(spec.type, "text")
     return FieldView(
         name=name,
@@ -85,6 +91,7 @@ def _view(spec, name: str, locale: str, value: str, errors: dict, secret_set: bo
         secret_set=secret_set,
         errors=tuple(errors.get(name, ())),
         input_mode=_INPUT_MODES.get(spec.type),
+        when=when,
     )
 
 

@@ -163,3 +163,51 @@ def test_a_callback_domain_with_errors_is_saved_only_when_the_admin_confirms(log
         restored = demo.app.extensions["panelpay"].sandbox.channel_configs(demo.base_url + "/payment/sandbox")["epay"]
         context.request.patch(f"{demo.base_url}/payment/admin/api/channels/{epay['uuid']}",
                               data={"config": restored})
+
+
+@pytest.mark.parametrize("locale, rsa_label, labelled, made", [
+    ("en", "Merchant private key (RSA)", "RSA signing needs", "was made with the sandbox's credentials"),
+    ("zh-CN", "商户私钥 (RSA)", "RSA 签名需要填写商户私钥 (RSA)", "已用沙箱的凭据创建"),
+])
+def test_the_channel_form_speaks_in_labels_shows_what_applies_and_offers_the_sandbox(login, demo, locale, rsa_label,
+                                                                                   labelled, made):
+    context = login("admin", locale=locale, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{demo.base_url}/payment/admin/channels/new?kind=epay")
+    rsa_key = page.locator(".pp-field", has=page.locator("#pp-f-config-merchant_private_key"))
+    md5_key = page.locator(".pp-field", has=page.locator("#pp-f-config-key"))
+    expect(rsa_key).to_be_hidden()  # MD5 signing: the RSA keys do not apply
+    expect(md5_key).to_be_visible()
+    page.select_option("#pp-f-config-sign_type", "RSA")
+    expect(rsa_key).to_be_visible()
+    expect(md5_key).to_be_hidden()
+    assert page.inner_text("label[for=pp-f-config-merchant_private_key]").startswith(rsa_label)
+
+    page.fill("#pp-f-name", "Broken")
+    page.fill("#pp-f-config-gateway", "https://pay.example.net/")
+    page.fill("#pp-f-config-pid", "1001")
+    page.fill("#pp-f-fee_percent", "abc")
+    page.fill("#pp-f-max_amount", "-3")
+    page.click("#pp-channel-form button[type=submit]")
+    errors = page.locator("#pp-channel-form .pp-error")
+    expect(errors.first).to_be_visible()
+    said = " ".join(errors.all_inner_texts())
+    assert "merchant_private_key" not in said and "platform_public_key" not in said
+    if locale == "en":
+        assert "Merchant private key (RSA) is required for RSA signing" in said
+        assert "Enter a percentage such as 1.5" in said and "Must be at least 0.01." in said  # all at once
+    else:
+        assert "RSA 签名需要填写商户私钥 (RSA)" in said and "请输入百分比" in said and "至少为 0.01" in said
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.goto(f"{demo.base_url}/payment/admin/channels/new?kind=alipay")
+    page.select_option("#pp-sandbox-variant", "alipay_wap")
+    page.click("#pp-sandbox-offer button")
+    expect(page.locator(".pp-alert[role=status]")).to_contain_text(made)
+    uuid = page.url.rsplit("/", 1)[-1]
+    try:
+        alice = login("alice")
+        order = alice.request.post(f"{demo.base_url}/payment/api/orders", data={"channel": uuid, "amount": "1.00"})
+        assert order.status == 201  # the sandbox's credentials work as they are
+    finally:
+        context.request.delete(f"{demo.base_url}/payment/admin/api/channels/{uuid}")
