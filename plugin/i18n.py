@@ -97,6 +97,15 @@ VALIDATION_MESSAGES = (
     lazy_gettext("Invalid input type."),
     lazy_gettext("Unknown field."),
 )
+#: What confirmed a payment (an order's ``settled_by``).
+SOURCE_LABELS = {
+    "notify": lazy_gettext("the gateway's notification"),
+    "replay": lazy_gettext("a replayed notification"),
+    "query": lazy_gettext("asking the gateway"),
+    "return": lazy_gettext("the payer's return to the site"),
+    "reconcile": lazy_gettext("reconcile"),
+    "manual": lazy_gettext("an administrator"),
+}
 LEVEL_LABELS = {
     "error": lazy_gettext("Error"),
     "warning": lazy_gettext("Warning"),
@@ -181,4 +190,5 @@ def js_strings() -> dict:
     strings.update({f"status.{key}": str(text) for key, text in STATUS_LABELS.items()})
     strings.update({f"verdict.{key}": str(text) for key, text in VERDICT_LABELS.items()})
     strings.update({f"level.{key}": str(text) for key, text in LEVEL_LABELS.items()})
+    strings.update({f"source.{key}": str(text) for key, text in SOURCE_LABELS.items()})
     return strings

@@ -2,6 +2,12 @@
 // payload, with Replay) and the orders, each with filters and pages. Everything is shown as text.
 import { api, el, labelCells, localTime, showMessages, statusBadge, t } from "./common.js";
 
+/** What confirmed a payment, in words ("notify" → "the gateway's notification"); an unknown one as it is. */
+function sourceLabel(source) {
+  const label = t(`source.${source}`);
+  return label === `source.${source}` ? source : label;
+}
+
 const PER_PAGE = 20;
 
 /**
@@ -202,7 +208,7 @@ export function setupOrders(data) {
   function status(order) {
     const cell = el("td", {}, statusBadge(order.status));
     if (order.paid_late) cell.append(" ", el("span", { class: "pp-status pp-status-late", text: t("admin.paid_late") }));
-    if (order.settled_by) cell.append(el("div", { class: "pp-small pp-muted", text: t("admin.settled_by", { source: order.settled_by }) }));
+    if (order.settled_by) cell.append(el("div", { class: "pp-small pp-muted", text: t("admin.settled_by", { source: sourceLabel(order.settled_by) }) }));
     if (order.anomaly) cell.append(el("div", { class: "pp-small pp-bad", text: order.anomaly_text }));
     if (order.reviewed_by) {
       cell.append(el("div", { class: "pp-small pp-muted",
