@@ -51,7 +51,8 @@ def start_demo() -> DemoServer:
     instance = tempfile.mkdtemp(prefix="pp-browser-")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    app = create_app(site_url=base_url, instance_path=instance)
+    # One demo serves every browser test, and alice starts more top-ups in ten minutes than a real user may.
+    app = create_app(site_url=base_url, instance_path=instance, config={"PANELPAY_ORDERS_PER_USER": 1000})
     prepare(app, base_url)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="panelpay-demo", daemon=True)
