@@ -3,10 +3,15 @@ page's language, every problem is said in one round, fields that do not apply ar
 hide them, and the sandbox's credentials are offered only where the sandbox is mounted."""
 from __future__ import annotations
 
+import pytest
+
 import re
 
-from tests.conftest import World, add_user
+from tests.conftest import add_user
 from tests.support.gateway import login
+
+#: What is said to a person does not depend on the database: one is enough.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 ALIPAY_KEYS = ("app_private_key", "alipay_public_key", "app_cert", "alipay_cert", "alipay_root_cert")

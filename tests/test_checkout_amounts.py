@@ -12,6 +12,9 @@ from tests.conftest import World, add_user
 from tests.support.gateway import create_channel, login
 from tests.support.servers import free_port, serve_app
 
+#: What is said to a person does not depend on the database: one is enough.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 
 

@@ -3,8 +3,13 @@ recorded in English ("credited", "bad signature: …", "amount mismatch: …") i
 zh-CN page, the values as they were; the recorded text stays as it was for scripts."""
 from __future__ import annotations
 
+import pytest
+
 import re
 from urllib.parse import urlencode
+
+#: What is said to a person does not depend on the database: one is enough.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 

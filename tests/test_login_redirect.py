@@ -8,6 +8,9 @@ import pytest
 from panelpay.config import ConfigError
 from tests.conftest import add_user
 
+#: What is said to a person does not depend on the database: one is enough.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 
 def test_pages_send_a_visitor_to_the_hosts_login_and_say_where_to_come_back(make_app):
     app = make_app(PANELPAY_LOGIN_URL="/login")

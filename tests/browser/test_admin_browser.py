@@ -206,6 +206,10 @@ def test_the_channel_form_speaks_in_labels_shows_what_applies_and_offers_the_san
     expect(page.locator(".pp-alert[role=status]")).to_contain_text(made)
     uuid = page.url.rsplit("/", 1)[-1]
     try:
+        page.fill("#pp-f-fee_percent", "1.5")
+        page.click("#pp-channel-form button[type=submit]")  # saved: said on the settings page it returns to
+        expect(page.locator(".pp-alert[role=status]")).to_contain_text(
+            "was saved" if locale == "en" else "已保存")
         alice = login("alice")
         order = alice.request.post(f"{demo.base_url}/payment/api/orders", data={"channel": uuid, "amount": "1.00"})
         assert order.status == 201  # the sandbox's credentials work as they are
