@@ -19,7 +19,7 @@ import time
 import requests
 
 from .money import format_money
-from .signals import channel_silent, notification_rejected, payment_anomaly, payment_paid_late
+from .signals import channel_silent, notification_rejected, panel_notification_failed, payment_anomaly, payment_paid_late
 
 log = logging.getLogger("panelpay")
 
@@ -32,6 +32,7 @@ IMPORTANT = {
     "payment_anomaly": payment_anomaly,
     "payment_paid_late": payment_paid_late,
     "channel_silent": channel_silent,
+    "panel_notification_failed": panel_notification_failed,
 }
 
 

@@ -125,6 +125,18 @@ def expire_command():
     _reconcile(expired_only=True)
 
 
+@panelpay_group.command("deliver")
+def deliver_command():
+    """Deliver the notifications owed to panels (gateway mode).
+
+    Attempts every notification that is due and reads back the deliveries of merchants set up for confirm
+    by read. Safe to run from cron every minute, and to run several at once (the app delivers too)."""
+    from . import delivery
+
+    counts = delivery.run(_state())
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "Nothing to deliver.")
+
+
 @panelpay_group.command("replay")
 @click.argument("notification_id", type=click.IntRange(1, 2**63 - 1), required=False)
 @click.option("--spool", "from_spool", is_flag=True, help="Record and judge the spooled notifications.")

@@ -44,6 +44,8 @@ class State:
         self._lock = threading.Lock()
         self.sandbox = None
         self.alerts = None
+        #: Gateway mode's deliverer of panel notifications (see :mod:`panelpay.delivery`).
+        self.deliverer = None
         if settings.sandbox:
             from .sandbox import Sandbox
 
@@ -201,6 +203,9 @@ class PanelPay:
 
         register_web(app, state)
         register_cli(app)
+        from .delivery import Deliverer
+
+        state.deliverer = Deliverer(app, state)
         if state.sandbox is not None:
             @app.before_request
             def _panelpay_sandbox_warning():

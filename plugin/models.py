@@ -175,13 +175,96 @@ class Order(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    #: Gateway mode: the merchant (panel) whose order this is, its own order number, and what it submitted
+    #: that its notification must carry back (notify and return URL, name, money, param, type), JSON.
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("panelpay_merchants.id"), nullable=True)
+    out_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    relay: Mapped[str | None] = mapped_column(Text, nullable=True)
+
     channel: Mapped[Channel] = relationship(lazy="joined")
 
     __table_args__ = (
         UniqueConstraint("channel_id", "gateway_trade_no"),
+        UniqueConstraint("merchant_id", "out_trade_no"),
         Index("ix_panelpay_orders_status_expires_at", "status", "expires_at"),
         Index("ix_panelpay_orders_user_id_created_at", "user_id", "created_at"),
         Index("ix_panelpay_orders_channel_id_status", "channel_id", "status"),
+    )
+
+
+class Merchant(Base):
+    """Gateway mode: a panel that uses PanelPay as its EPay site. It signs with ``key`` (sealed by the
+    Vault); PanelPay calls or redirects to nothing outside its notify and return hosts."""
+
+    __tablename__ = "panelpay_merchants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pid: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    #: The 32-character key, sealed by the Vault.
+    key: Mapped[str] = mapped_column(Text)
+    #: JSON lists: the hosts the notify and return URLs may use; the channel uuids its cashier offers (empty: all).
+    notify_hosts: Mapped[str] = mapped_column(Text, default="[]")
+    return_hosts: Mapped[str] = mapped_column(Text, default="[]")
+    channels: Mapped[str] = mapped_column(Text, default="[]")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Confirm by read: ``xboard`` or ``newapi``, and a read-only database URL of the panel (sealed), or empty.
+    confirm_profile: Mapped[str] = mapped_column(String(16), default="")
+    confirm_url: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: Delivery statuses: ``pending`` until the panel answers ``success`` (``delivered``) or the schedule ends (``failed``).
+DELIVERING, DELIVERED, UNDELIVERED = "pending", "delivered", "failed"
+
+
+class Delivery(Base):
+    """Gateway mode's outbox: the one notification a settled relay order owes its panel. Written by
+    ``settle()`` in the credit's transaction; unique per order."""
+
+    __tablename__ = "panelpay_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("panelpay_orders.id"), unique=True)
+    merchant_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=DELIVERING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A deliverer claims the row until this time: never two attempts in flight for one order.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_outcome: Mapped[str] = mapped_column(String(255), default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Confirm by read: ``applied``, ``not_applied`` (after one redelivery), ``cancelled`` (the panel had cancelled it).
+    confirmed: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_panelpay_deliveries_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class DeliveryAttempt(Base):
+    """The delivery log of gateway mode's second leg: every call PanelPay made to a panel (a delivery, a
+    doctor's probe), with its answer and what the answer means."""
+
+    __tablename__ = "panelpay_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    merchant_id: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: ``deliver`` or ``probe``.
+    purpose: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer: Mapped[str] = mapped_column(String(255), default="")
+    #: What the answer means (see :mod:`panelpay.delivery`): delivered, html, verify_error, timeout, …
+    classification: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_panelpay_delivery_attempts_delivery_id", "delivery_id"),
+        Index("ix_panelpay_delivery_attempts_merchant_id_started_at", "merchant_id", "started_at"),
     )
 
 
@@ -248,7 +331,8 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-TABLES = [m.__table__ for m in (Channel, Order, Notification, LedgerEntry, Setting)]
+TABLES = [m.__table__ for m in (Channel, Merchant, Order, Notification, LedgerEntry, Setting, Delivery,
+                                 DeliveryAttempt)]
 
 #: Writes a delivery-log row's verdict and answer: executed with ``notification_id`` and the columns to set
 #: (the notify flow, and ``settle()`` for a credit, in its transaction).

@@ -39,12 +39,26 @@ _OPERATIONS = [
      "401 403 404"),
     ("post", "/admin/api/doctor", "Run the callback self-test", "Empty", "200", "DoctorOut", False, "401 403"),
     ("post", "/admin/api/reconcile", "Query pending orders now", "Empty", "200", "ReconcileOut", False, "401 403"),
+    ("get", "/admin/api/merchants", "Gateway mode: the merchants (panels)", None, "200", "MerchantOut", True, "401 403"),
+    ("post", "/admin/api/merchants", "Add a merchant: its pid and key (shown once)", "MerchantIn", "201", "MerchantOut",
+     False, "400 401 403 415 422"),
+    ("get", "/admin/api/merchants/{pid}", "One merchant", None, "200", "MerchantOut", False, "401 403 404"),
+    ("patch", "/admin/api/merchants/{pid}", "Change a merchant", "MerchantPatch", "200", "MerchantOut", False,
+     "400 401 403 404 415 422"),
+    ("post", "/admin/api/merchants/{pid}/key", "Issue a new key (the old one stops working)", "Empty", "200",
+     "MerchantOut", False, "401 403 404"),
+    ("post", "/admin/api/merchants/{pid}/doctor", "Send the panel a signed test notification", "ProbeIn", "200",
+     "ProbeOut", False, "400 401 403 404 415 422"),
+    ("get", "/admin/api/deliveries", "Gateway mode: notifications owed to panels, with every attempt", None, "200",
+     "DeliveryPage", False, "400 401 403"),
+    ("post", "/admin/api/deliver", "Deliver what is due now", "Empty", "200", "DeliverOut", False, "401 403"),
 ]
 
 _QUERY = {
     "/api/orders": ["page", "per_page"],
     "/admin/api/orders": ["status", "flag", "user", "channel", "trade_no", "page", "per_page"],
     "/admin/api/notifications": ["channel", "verdict", "order", "page", "per_page"],
+    "/admin/api/deliveries": ["merchant", "status", "order", "page", "per_page"],
 }
 
 
@@ -54,15 +68,16 @@ def build_spec(prefix: str) -> dict:
                    info={"description": "Top-ups through EPay and Alipay. Money is a string with two decimals."})
     for name in ("Error", "Conflict", "NotifyUrl", "Pay", "OrderOut", "AdminOrderOut", "OrderIn", "ChannelOut", "AdminChannelOut", "ChannelIn",
                  "ChannelPatch", "SettingsIn", "SettingsOut", "DomainCheckIn", "DomainCheckOut", "DoctorOut",
-                 "NotificationOut", "ReplayOut", "ReconcileOut", "Empty"):
+                 "NotificationOut", "ReplayOut", "ReconcileOut", "Empty", "MerchantIn", "MerchantPatch", "MerchantOut",
+                 "ProbeIn", "ProbeOut", "DeliveryAttemptOut", "DeliveryOut", "DeliverOut"):
         spec.components.schema(name, schema=getattr(schemas, name))
-    for name in ("OrderPage", "AdminOrderPage", "NotificationPage"):
+    for name in ("OrderPage", "AdminOrderPage", "NotificationPage", "DeliveryPage"):
         spec.components.schema(name, schema=getattr(schemas, name))
     paths: dict[str, dict] = {}
     for method, path, summary, body, status, answer, many, errors in _OPERATIONS:
         operation: dict = {"summary": summary, "responses": {}}
         params = [{"name": p, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1} if p == "id" else {"type": "string"}}
-                  for p in ("trade_no", "uuid", "id") if "{" + p + "}" in path]
+                  for p in ("trade_no", "uuid", "id", "pid") if "{" + p + "}" in path]
         params += [{"name": q, "in": "query", "required": False,
                     "schema": {"type": "integer", "minimum": 1} if q in ("page", "per_page") else {"type": "string"}}
                    for q in _QUERY.get(path, []) if method == "get"]

@@ -103,8 +103,17 @@ def create_order(state, *, user_id: str, channel_uuid: str, amount: Decimal, cli
             created_at=now,
             expires_at=now + timedelta(seconds=state.settings.order_ttl),
         )
-        with state.session() as session, session.begin():
-            session.add(order)
+    return open_order(state, order, channel, mobile)
+
+
+def open_order(state, order: Order, channel: Channel, mobile: bool) -> Order:
+    """Commit a new order's row, then ask its channel how to pay it (a top-up's, or a relay order's in
+    gateway mode). The row is committed before the gateway is called, so a notification can never arrive
+    for an order PanelPay does not know. If the gateway refuses, the order is closed and the refusal
+    explained (:class:`OrderRefused`). A relay order whose (merchant, out_trade_no) exists already raises
+    IntegrityError, before any gateway is called."""
+    with transient_errors(), state.session() as session, session.begin():
+        session.add(order)
     try:
         action = channel_impl(state, channel).create(_pay_request(state, order, channel, mobile))
     except GatewayError as exc:

@@ -280,6 +280,79 @@ class ReconcileOut(Schema):
     gateway_errors = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+class MerchantPatch(Schema):
+    """Gateway mode: a merchant's settings (hosts as names, ``panel.example.com``; a pasted URL gives its host)."""
+
+    name = fields.String(validate=validate.Length(min=1, max=64))
+    notify_hosts = fields.List(fields.String(validate=validate.Length(max=255)), validate=validate.Length(max=20))
+    return_hosts = fields.List(fields.String(validate=validate.Length(max=255)), validate=validate.Length(max=20))
+    channels = fields.List(fields.String(validate=validate.Length(max=32)), validate=validate.Length(max=100))
+    enabled = fields.Boolean()
+    confirm_profile = fields.String(validate=validate.OneOf(["", "xboard", "newapi"]))
+    confirm_url = fields.String(validate=validate.Length(max=1000))
+
+
+class MerchantIn(MerchantPatch):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    notify_hosts = fields.List(fields.String(validate=validate.Length(max=255)), required=True,
+                               validate=validate.Length(min=1, max=20))
+
+
+class MerchantOut(Schema):
+    pid = fields.String()
+    key = fields.String(metadata={"description": "Only in the answer that creates or regenerates it."})
+    name = fields.String()
+    enabled = fields.Boolean()
+    notify_hosts = fields.List(fields.String())
+    return_hosts = fields.List(fields.String())
+    channels = fields.List(fields.String())
+    confirm_profile = fields.String()
+    confirm_url_set = fields.Boolean()
+    settings = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()))
+
+
+class ProbeIn(Schema):
+    notify_url = fields.String(validate=validate.Length(max=1000))
+
+
+class ProbeOut(Schema):
+    ok = fields.Boolean()
+    notify_url = fields.String(allow_none=True)
+    classification = fields.String()
+    message = fields.String()
+
+
+class DeliveryAttemptOut(Schema):
+    started_at = UTC()
+    purpose = fields.String()
+    url = fields.String()
+    duration_ms = fields.Integer()
+    http_status = fields.Integer(allow_none=True)
+    answer = fields.String()
+    classification = fields.String()
+    classification_text = fields.String()
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    trade_no = fields.String()
+    out_trade_no = fields.String()
+    merchant = fields.String()
+    money = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = UTC(allow_none=True)
+    delivered_at = UTC(allow_none=True)
+    last_outcome = fields.String()
+    confirmed = fields.String(allow_none=True)
+    paid_late = fields.Boolean()
+    history = fields.List(fields.Nested(DeliveryAttemptOut))
+
+
+class DeliverOut(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
 def page_of(item_schema):
     """A page of items: ``{"items", "total", "page", "per_page"}``."""
     return type(
@@ -297,6 +370,7 @@ def page_of(item_schema):
 OrderPage = page_of(OrderOut)
 AdminOrderPage = page_of(AdminOrderOut)
 NotificationPage = page_of(NotificationOut)
+DeliveryPage = page_of(DeliveryOut)
 
 
 class Empty(Schema):

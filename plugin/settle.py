@@ -1,4 +1,4 @@
-"""``settle()``: the one transaction that turns a verified payment into exactly one balance credit.
+"""``settle()``: the one transaction that turns a verified payment into exactly one credit.
 
 Every way money is confirmed (a notification, a browser return, an active query, reconcile, replay, an
 operator) ends here, and this is the only code that writes a ledger row or a balance. One explicit
@@ -9,8 +9,11 @@ transaction, the same SQL on SQLite, PostgreSQL and MariaDB:
    ``PANELPAY_LOCK_TIMEOUT``), then matches nothing and credits nothing;
 2. the ledger row is inserted; its unique ``order_id`` refuses a second credit even if the order's status
    were moved back by hand;
-3. the host's balance is credited (``balance = balance + :credit`` in SQL, or the host's function, inside
-   this transaction);
+3. the money goes where the order says: a top-up credits the host's balance (``balance = balance + :credit``
+   in SQL, or the host's function, inside this transaction); a relay order (gateway mode: a panel's order
+   paid through PanelPay's channels) writes the notification owed to its panel into the outbox
+   (:mod:`panelpay.delivery` delivers it after the commit). A settled payment always has exactly one of
+   these, and one that did not settle has neither;
 4. the delivery-log row of the notification that brought the evidence, if any, gets its verdict
    (accepted) and the answer its channel gives a request it has taken;
 5. the order is read back as it now is, and everything commits together.
@@ -31,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 from .balance import UserNotFound
 from .channels.base import Outcome
 from .db import TransientError, is_retryable, set_lock_timeout, transient_errors
-from .models import (ANOMALY, NOTIFICATION_VERDICT, PAID, PENDING, SETTLEABLE, LedgerEntry, Order, storable_text,
-                     utcnow)
+from .models import (ANOMALY, DELIVERING, NOTIFICATION_VERDICT, PAID, PENDING, SETTLEABLE, Delivery, LedgerEntry,
+                     Order, storable_text, utcnow)
 from .signals import emit, payment_anomaly, payment_paid_late, payment_succeeded
 
 log = logging.getLogger("panelpay")
@@ -98,6 +101,8 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
     if paid.paid_late:
         emit(payment_paid_late, app, order=paid)
     state.metrics.credit(paid)
+    if paid.merchant_id is not None:
+        state.deliverer.wake()  # the panel's notification, now that it is owed
     return Settlement(CREDITED, paid)
 
 
@@ -128,6 +133,7 @@ _WIN_RETURNING = _WIN.returning(*_DECIDED)
 _READ_BACK = select(*_DECIDED).where(_ORDERS.c.id == bindparam("order_id"))
 _ENTRY = insert(_LEDGER)
 _ENTRY_UNITS = update(_LEDGER).where(_LEDGER.c.id == bindparam("entry_id"))
+_OUTBOX = insert(Delivery.__table__)
 
 
 def _credit(state, order: Order, evidence: Evidence) -> tuple[Order, LedgerEntry] | None:
@@ -143,15 +149,21 @@ def _credit(state, order: Order, evidence: Evidence) -> tuple[Order, LedgerEntry
             row = connection.execute(_READ_BACK, won).first() if connection.execute(_WIN, won).rowcount == 1 else None
         if row is None:
             return None
+        top_up = order.merchant_id is None
         entry = {"order_id": order.id, "user_id": order.user_id, "channel_id": order.channel_id,
-                 "credit": order.credit, "units": state.balance.units_for(order.credit),
+                 "credit": order.credit, "units": state.balance.units_for(order.credit) if top_up else None,
                  "gateway_trade_no": evidence.gateway_trade_no, "source": evidence.source, "created_at": now}
-        # The ledger row first: its unique order_id refuses a second credit before the host is touched.
+        # The ledger row first: its unique order_id refuses a second credit before the money moves.
         entry["id"] = connection.execute(_ENTRY, entry).inserted_primary_key[0]
-        units = state.balance.credit(connection, order.user_id, order.credit)
-        if units != entry["units"]:
-            connection.execute(_ENTRY_UNITS, {"entry_id": entry["id"], "units": units})
-            entry["units"] = units
+        if top_up:  # where the money goes: the host's balance ...
+            units = state.balance.credit(connection, order.user_id, order.credit)
+            if units != entry["units"]:
+                connection.execute(_ENTRY_UNITS, {"entry_id": entry["id"], "units": units})
+                entry["units"] = units
+        else:  # ... or the panel's notification, owed from this commit on
+            connection.execute(_OUTBOX, {"order_id": order.id, "merchant_id": order.merchant_id,
+                                         "status": DELIVERING, "attempts": 0, "next_attempt_at": now,
+                                         "last_outcome": "", "created_at": now})
         if evidence.notification_id is not None:
             answer = state.channel_kinds[order.channel.kind].acknowledge(Outcome.TAKEN)
             connection.execute(NOTIFICATION_VERDICT, {

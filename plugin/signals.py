@@ -29,6 +29,9 @@ notification_rejected = _signals.signal("panelpay.notification-rejected")
 #: Reconcile found payments on a channel whose notifications stopped arriving. kwargs: ``channel_uuid``,
 #: ``paid_without_notify`` (int), ``last_notification_at`` (datetime or None).
 channel_silent = _signals.signal("panelpay.channel-silent")
+#: Gateway mode: a panel's notification could not be delivered after every attempt, or confirm by read found
+#: it not applied. kwargs: ``order`` (the relay Order), ``reason`` (str).
+panel_notification_failed = _signals.signal("panelpay.panel-notification-failed")
 
 
 def emit(signal, app, **kwargs) -> None:

@@ -219,6 +219,11 @@ class Channel:
         """Whether a verified report names this channel's merchant (and seller, where configured)."""
         return report.merchant_id == self.merchant_id
 
+    def offers(self, pay_type: str) -> bool:
+        """Gateway mode: whether this channel takes a payment of EPay ``type`` ``pay_type`` (``alipay``,
+        ``wxpay``, …) that a panel asked for. By default, the type named like the kind."""
+        return pay_type == self.kind
+
     @property
     def offline_create(self) -> bool:
         """Whether :meth:`create` only signs a form without calling the gateway, so it may be called again

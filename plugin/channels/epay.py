@@ -123,6 +123,10 @@ class EPayChannel(Channel):
     def merchant_id(self) -> str:
         return self.config["pid"]
 
+    def offers(self, pay_type: str) -> bool:
+        """The EPay type it is set to, or any type when it leaves the choice to the EPay site's cashier."""
+        return self.config["type"] in ("", pay_type)
+
     @property
     def offline_create(self) -> bool:
         return self.config["api"] == "submit"

@@ -13,7 +13,8 @@ from .guards import guard
 log = logging.getLogger("panelpay")
 
 #: Blueprints a gateway or a JSON client calls: exempt from the host's form-CSRF protection.
-_CSRF_EXEMPT = ("panelpay_notify", "panelpay_api", "panelpay_admin_api", "panelpay_metrics")
+_CSRF_EXEMPT = ("panelpay_notify", "panelpay_api", "panelpay_admin_api", "panelpay_metrics", "panelpay_epay",
+                "panelpay_epay_root")
 
 
 def register_web(app: Flask, state) -> None:
@@ -22,6 +23,7 @@ def register_web(app: Flask, state) -> None:
     from .admin_api import admin_api_blueprint
     from .api import api_blueprint
     from .callbacks import callbacks_blueprint
+    from .epay_site import epay_blueprints
     from .metrics import metrics_blueprint
     from .openapi import openapi_blueprint
     from .pages import pages_blueprint
@@ -35,6 +37,9 @@ def register_web(app: Flask, state) -> None:
         guard(blueprint)
     for blueprint in blueprints:
         app.register_blueprint(blueprint, url_prefix=prefix)
+    for blueprint, at in epay_blueprints(prefix):  # gateway mode: PanelPay as a panel's EPay site
+        guard(blueprint, pages=True)
+        app.register_blueprint(blueprint, url_prefix=at or None)
     if state.sandbox is not None:
         app.register_blueprint(state.sandbox.blueprint(), url_prefix=prefix + "/sandbox")
     csrf.exempt(app, _CSRF_EXEMPT)

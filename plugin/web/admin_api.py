@@ -17,6 +17,7 @@ from ..schemas import (AdminChannelOut, AdminOrderOut, AdminOrderPage, ReviewIn,
                        DoctorOut, Empty, NotificationOut, NotificationPage, ReconcileOut, ReplayOut, SettingsIn, SettingsOut)
 from ..store import NotFound, delete_channel, get_channel, get_settings, list_channels, masked_config, put_settings, \
     save_channel
+from . import merchants_api
 from .common import ApiError, admin_endpoint, dump, json_body, paginate, register_error_handlers, state
 from .views import notification_view, secret_names
 
@@ -249,4 +250,5 @@ def admin_api_blueprint() -> Blueprint:
         json_body(Empty(), allow_empty=True)
         return dump(ReconcileOut(), reconcile.run(state()).as_dict())
 
+    merchants_api.register(bp)
     return bp

@@ -13,6 +13,7 @@ from ..models import TRADE_NO, utcnow
 from ..notify import REJECTED, Received, acknowledge, receive
 from ..orders import OrderRefused, load_order, sync_order
 from ..probe import probe_answer, probe_nonce
+from ..relay import cashier_url
 from ..settle import Evidence, settle
 from ..store import NotFound, channel_impl, get_channel
 
@@ -100,7 +101,7 @@ def callbacks_blueprint() -> Blueprint:
             # A cancelled payment comes back unsigned, and a return proves nothing by itself anyway: show the
             # order (its page asks the gateway), or the checkout when the order cannot be told.
             if trade_no is not None and TRADE_NO.fullmatch(trade_no):
-                return redirect(url_for("panelpay_pages.order_page", trade_no=trade_no))
+                return redirect(_order_page(state, trade_no))
             return redirect(url_for("panelpay_pages.checkout"))
         if order.channel_id == channel.id and impl.owns(report):
             try:
@@ -112,6 +113,17 @@ def callbacks_blueprint() -> Blueprint:
                         settle(order, Evidence("return", report.amount, report.gateway_trade_no))
             except TransientError:
                 pass  # the order page shows the real status; the notification or reconcile will settle it
-        return redirect(url_for("panelpay_pages.order_page", trade_no=order.trade_no))
+        return redirect(_order_page(state, order.trade_no))
 
     return bp
+
+
+def _order_page(state, trade_no: str) -> str:
+    """Where the buyer sees an order: the user's order page, or a relay order's cashier (gateway mode)."""
+    try:
+        order = load_order(state, trade_no)
+    except (NotFound, TransientError):
+        order = None
+    if order is not None and order.merchant_id is not None:
+        return cashier_url(state, order)
+    return url_for("panelpay_pages.order_page", trade_no=trade_no)

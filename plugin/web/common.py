@@ -189,8 +189,9 @@ def page_args(max_per_page: int = 200) -> tuple[int, int]:
     return page, per_page
 
 
-def paginate(query, *order_by) -> dict:
-    """One page of ``query`` (``?page=&per_page=``) as ``{"items", "total", "page", "per_page"}``."""
+def paginate(query, *order_by, rows: bool = False) -> dict:
+    """One page of ``query`` (``?page=&per_page=``) as ``{"items", "total", "page", "per_page"}``; ``rows``:
+    items are whole result rows (a query of several entities), not the first entity."""
     from sqlalchemy import func, select
 
     from ..db import transient_errors
@@ -198,7 +199,8 @@ def paginate(query, *order_by) -> dict:
     page, per_page = page_args()
     with transient_errors(), state().session() as session:
         total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        items = session.execute(query.order_by(*order_by).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+        result = session.execute(query.order_by(*order_by).offset((page - 1) * per_page).limit(per_page))
+        items = result.all() if rows else result.scalars().all()
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 

@@ -1,0 +1,319 @@
+"""Gateway mode's second leg: delivering the notification a settled relay order owes its panel.
+
+``settle()`` writes one outbox row (``panelpay_deliveries``) in the credit's transaction. From then on:
+
+1. **Claim.** A deliverer takes a due row with one conditional UPDATE (pending, due, no live lease): on
+   every database exactly one caller wins, so one order never has two attempts in flight, however many
+   deliverers run (the app's own thread in each worker, ``flask panelpay deliver`` from cron). The lease
+   outlives the HTTP timeout; a deliverer killed mid-attempt leaves a lease that simply runs out.
+2. **Attempt.** A GET to the panel's notify URL (old New-API takes only GET), signed with the merchant's
+   key, ``name``/``money``/``param`` echoed byte for byte (:func:`panelpay.relay.notification`). Only a
+   body of ``success`` delivers; every answer is logged (``panelpay_delivery_attempts``) with what it means.
+3. **Record.** Delivered, or the next attempt scheduled (:data:`SCHEDULE`, about a day, like EPay's and
+   Alipay's); after the last one the delivery is ``failed`` and the operator alerted.
+4. **Confirm by read** (merchants with a read-only URL of the panel's database): a little after delivery,
+   check that the panel really applied it (Xboard ``v2_order.status`` 1 or 3, New-API ``top_ups.status``
+   ``success``); if not, deliver once more, then alert "answered success but did not apply it".
+
+A panel gets the same notification again only when an attempt's answer was lost; both panels treat a
+second copy of a paid order as done (Xboard: not pending → ``success``; New-API: not pending → nothing).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from datetime import timedelta
+
+import requests
+from flask import current_app
+from sqlalchemy import create_engine, insert, or_, select, text, update
+
+from . import merchants, relay
+from .callback import translate
+from .channels.signing import epay_md5
+from .db import TransientError, transient_errors
+from .models import (DELIVERED, DELIVERING, UNDELIVERED, Delivery, DeliveryAttempt, Merchant, Order, storable_text,
+                     utcnow)
+from .outbound import RefusedAddress
+from .outcomes import N_
+from .signals import emit, panel_notification_failed
+
+log = logging.getLogger("panelpay")
+
+#: Waits after each failed attempt: seconds, minutes, hours; about a day in all.
+SCHEDULE = tuple(timedelta(seconds=s) for s in (15, 60, 240, 600, 1800, 3600, 7200, 21600, 54000))
+#: How long after delivery confirm by read looks (New-API answers ``success`` before it writes).
+CONFIRM_AFTER = timedelta(seconds=3)
+BATCH = 50
+
+#: What a panel's answer means, in words an operator can act on.
+CLASSIFICATIONS = {
+    "delivered": N_("delivered: the panel answered success"),
+    "verify_error": N_("the panel refused the signature (Xboard's 'verify error'): the key in the panel's payment "
+                       "settings is not this merchant's key"),
+    "fail": N_("the panel answered 'fail': in New-API, the key is wrong, EPay is not enabled, or the payment "
+               "compliance confirmation is not done"),
+    "html": N_("the panel answered with a web page, not 'success': the notify URL reaches the panel's front-end "
+               "(a catch-all), not its notify route; check the panel's callback address"),
+    "redirect": N_("the panel answered with a redirect (%(location)s): a forced-HTTPS rule or a wrong address; "
+                   "set the panel's callback address to where it really answers"),
+    "not_found": N_("the panel answered 404: no notify route at this address"),
+    "method": N_("the panel answered 405: its notify route does not take GET"),
+    "server_error": N_("the panel answered %(status)s: an error on the panel's side (Xboard answers 500 when the "
+                       "payment method is disabled); it is retried"),
+    "timeout": N_("the panel did not answer in time; it is retried"),
+    "tls": N_("the TLS connection failed (certificate or protocol): %(detail)s"),
+    "connection": N_("the panel could not be reached (connection refused or closed); it is retried"),
+    "refused_address": N_("PanelPay does not call this address: %(detail)s"),
+    "other": N_("the panel answered %(status)s: %(answer)s"),
+}
+
+
+def classify(response: requests.Response | None, error: Exception | None) -> tuple[str, dict]:
+    """The classification of one answer (a key of :data:`CLASSIFICATIONS`) and its values."""
+    if error is not None:
+        if isinstance(error, RefusedAddress):
+            return "refused_address", {"detail": str(error)}
+        if isinstance(error, requests.exceptions.SSLError):
+            return "tls", {"detail": str(error).split(":")[-1].strip()[:120] or "TLS error"}
+        if isinstance(error, requests.exceptions.Timeout):
+            return "timeout", {}
+        return "connection", {}
+    body = response.text[:2000].strip()
+    values = {"status": response.status_code, "answer": body[:100], "location": response.headers.get("Location", "")}
+    if response.status_code == 200 and body == "success":
+        return "delivered", values
+    if 300 <= response.status_code < 400:
+        return "redirect", values
+    if "verify error" in body:
+        return "verify_error", values
+    if body == "fail":
+        return "fail", values
+    if "html" in response.headers.get("Content-Type", "") or body[:1] == "<":
+        return "html", values
+    if response.status_code == 404:
+        return "not_found", values
+    if response.status_code == 405:
+        return "method", values
+    if response.status_code >= 500:
+        return "server_error", values
+    return "other", values
+
+
+def describe(classification: str, values: dict, say=lambda text, **v: text % v) -> str:
+    """A classification in words (``say``: :func:`~panelpay.callback.translate` for the reader's language)."""
+    template = CLASSIFICATIONS.get(classification, CLASSIFICATIONS["other"])
+    return say(template, **{k: values.get(k, "") for k in ("location", "status", "detail", "answer")})
+
+
+def call_panel(state, merchant: Merchant, url: str, params: dict, *, purpose: str, delivery_id=None,
+               order_id=None) -> tuple[str, dict]:
+    """One GET to a panel, logged: its classification and the values that describe it."""
+    http = state.http_for(f"merchant:{merchant.pid}")
+    started, response, error = utcnow(), None, None
+    clock = time.perf_counter()
+    try:
+        response = http.get(url, params=params, timeout=state.settings.http_timeout)
+    except (requests.RequestException, RefusedAddress) as exc:
+        error = exc
+    classification, values = classify(response, error)
+    with transient_errors(), state.engine.begin() as connection:
+        connection.execute(insert(DeliveryAttempt.__table__), {
+            "delivery_id": delivery_id, "merchant_id": merchant.id, "order_id": order_id, "purpose": purpose,
+            "url": relay.with_query(url, params)[:4000], "started_at": started,
+            "duration_ms": int((time.perf_counter() - clock) * 1000),
+            "http_status": response.status_code if response is not None else None,
+            "answer": storable_text(response.text[:255] if response is not None else str(error)[:255]),
+            "classification": classification})
+    return classification, values
+
+
+def _claim(state, delivery_id: int, now) -> bool:
+    lease = now + timedelta(seconds=state.settings.http_timeout + 30)
+    with transient_errors(), state.engine.begin() as connection:
+        return connection.execute(
+            update(Delivery.__table__)
+            .where(Delivery.id == delivery_id, Delivery.status == DELIVERING, Delivery.next_attempt_at <= now,
+                   or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+            .values(lease_until=lease, attempts=Delivery.attempts + 1)).rowcount == 1
+
+
+def attempt(state, delivery: Delivery) -> str:
+    """Claim ``delivery`` and make one attempt; its classification ("" when another deliverer has it)."""
+    now = utcnow()
+    if not _claim(state, delivery.id, now):
+        return ""
+    with transient_errors(), state.session() as session:
+        order = session.get(Order, delivery.order_id)
+        merchant = session.get(Merchant, delivery.merchant_id)
+    sent = json.loads(order.relay or "{}")
+    classification, found = call_panel(state, merchant, sent["notify_url"], relay.notification(state, order, merchant),
+                                       purpose="deliver", delivery_id=delivery.id, order_id=order.id)
+    outcome = describe(classification, found)
+    attempts = delivery.attempts + 1
+    values = {"lease_until": None, "last_outcome": storable_text(outcome)}
+    if classification == "delivered":
+        values.update(status=DELIVERED, delivered_at=utcnow())
+    elif attempts > len(SCHEDULE):
+        values.update(status=UNDELIVERED)
+    else:
+        values.update(next_attempt_at=utcnow() + SCHEDULE[attempts - 1])
+    with transient_errors(), state.engine.begin() as connection:
+        connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id).values(**values))
+    if values.get("status") == UNDELIVERED:
+        reason = f"the panel's notification for {order.out_trade_no} was not delivered after {attempts} attempts: {outcome}"
+        log.error("%s", reason)
+        emit(panel_notification_failed, current_app._get_current_object(), order=order, reason=reason)
+    return classification
+
+
+def run(state, *, now=None) -> dict:
+    """One pass: every due delivery attempted once, and due confirmations read. Safe to run at once in
+    several processes. Returns counts by classification."""
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    with transient_errors(), state.session() as session:
+        due = session.execute(select(Delivery).where(Delivery.status == DELIVERING, Delivery.next_attempt_at <= now,
+                                                     or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+                              .order_by(Delivery.next_attempt_at).limit(BATCH)).scalars().all()
+    for delivery in due:
+        classification = attempt(state, delivery)
+        if classification:
+            counts[classification] = counts.get(classification, 0) + 1
+    for result in confirm_due(state, now):
+        counts[f"confirm_{result}"] = counts.get(f"confirm_{result}", 0) + 1
+    return counts
+
+
+# -- confirm by read -------------------------------------------------------------------------------------
+
+#: What each panel's table says of an order: (query, applied statuses, cancelled statuses).
+CONFIRM_QUERIES = {
+    "xboard": ("SELECT status FROM v2_order WHERE trade_no = :out_trade_no", {1, 3}, {2}),
+    "newapi": ("SELECT status FROM top_ups WHERE trade_no = :out_trade_no", {"success"}, set()),
+}
+
+
+def confirm_due(state, now) -> list[str]:
+    """Read back delivered orders of merchants that gave a read-only database URL."""
+    with transient_errors(), state.session() as session:
+        rows = session.execute(
+            select(Delivery, Merchant).join(Merchant, Merchant.id == Delivery.merchant_id)
+            .where(Delivery.status == DELIVERED, Delivery.confirmed.is_(None) | (Delivery.confirmed == "redelivered"),
+                   Delivery.delivered_at <= now - CONFIRM_AFTER, Merchant.confirm_url != "")
+            .limit(BATCH)).all()
+    return [confirm(state, delivery, merchant) for delivery, merchant in rows]
+
+
+def confirm(state, delivery: Delivery, merchant: Merchant) -> str:
+    """Whether the panel applied a delivered notification: applied, cancelled, redelivered, not_applied or
+    unreadable."""
+    with transient_errors(), state.session() as session:
+        order = session.get(Order, delivery.order_id)
+    query, applied, cancelled = CONFIRM_QUERIES[merchant.confirm_profile]
+    engine = create_engine(merchants.confirm_url_of(state, merchant), pool_pre_ping=True)
+    try:
+        with engine.connect() as connection:
+            status = connection.execute(text(query), {"out_trade_no": order.out_trade_no}).scalar()
+    except Exception as exc:  # noqa: BLE001 - the panel's database is outside; say so, never fail the run
+        log.warning("confirm by read for %s: the panel's database cannot be read (%s)", order.out_trade_no,
+                    type(exc).__name__)
+        return "unreadable"
+    finally:
+        engine.dispose()
+    if status in applied:
+        result = "applied"
+    elif status in cancelled:
+        result = "cancelled"
+        _alert(order, f"the panel had cancelled order {order.out_trade_no} before its payment arrived (paid "
+                      f"{order.total:.2f}): it is paid but not applied; refund it or apply it by hand")
+    elif delivery.confirmed is None:
+        result = "redelivered"  # once more: the panel may have lost its write after answering
+    else:
+        result = "not_applied"
+        _alert(order, f"the panel answered success for order {order.out_trade_no} but did not apply it "
+                      f"(its status is {status!r})")
+    values = {"confirmed": result}
+    if result == "redelivered":
+        values.update(status=DELIVERING, next_attempt_at=utcnow())
+    with transient_errors(), state.engine.begin() as connection:
+        connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id).values(**values))
+    return result
+
+
+def _alert(order: Order, reason: str) -> None:
+    log.error("%s", reason)
+    emit(panel_notification_failed, current_app._get_current_object(), order=order, reason=reason)
+
+
+# -- in the app ------------------------------------------------------------------------------------------
+
+class Deliverer:
+    """The app's own deliverer: a daemon thread that delivers at once after a relay order settles
+    (:meth:`wake`) and retries what is due every few seconds. ``flask panelpay deliver`` does the same
+    from cron; they share the outbox's claims."""
+
+    INTERVAL = 5.0
+
+    def __init__(self, app, state):
+        self.app, self.state = app, state
+        self.event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="panelpay-deliver", daemon=True)
+                self.thread.start()
+        self.event.set()
+
+    def _loop(self) -> None:
+        while True:
+            self.event.wait(self.INTERVAL)
+            self.event.clear()
+            with self.app.app_context():
+                try:
+                    run(self.state)
+                except TransientError as exc:
+                    log.warning("delivering to panels: database unavailable (%s)", exc)
+                except Exception:  # noqa: BLE001 - the thread must live on; the next pass retries
+                    log.exception("delivering to panels failed")
+
+
+# -- the downstream doctor -------------------------------------------------------------------------------
+
+def probe(state, merchant: Merchant, notify_url: str | None = None) -> dict:
+    """Send the panel a correctly signed notification for a made-up order (``PPPROBE…``, which no Xboard or
+    New-API order number can be): both panels answer ``success`` for an order they do not know and change
+    nothing, so ``success`` proves route, TLS, key and an enabled payment method end to end.
+
+    ``notify_url``: the panel's notify URL, else the one of the merchant's latest order."""
+    if not notify_url:
+        with transient_errors(), state.session() as session:
+            latest = session.execute(select(Order.relay).where(Order.merchant_id == merchant.id)
+                                     .order_by(Order.id.desc()).limit(1)).scalar()
+        notify_url = json.loads(latest or "{}").get("notify_url")
+    if not notify_url:
+        return {"ok": False, "notify_url": None, "classification": "no_url",
+                "message": translate("No order has come from this panel yet, so its notify URL is not known: give it "
+                                     "(Xboard: https://panel.example.com/api/v1/guest/payment/notify/EPay/<uuid>; "
+                                     "New-API: https://panel.example.com/api/user/epay/notify).")}
+    refusal = merchants.notify_url_refusal(state, merchant, notify_url)
+    if refusal:
+        return {"ok": False, "notify_url": notify_url, "classification": "refused_address", "message": refusal}
+    nonce = secrets.token_hex(6).upper()
+    params = {"pid": merchant.pid, "trade_no": "PPPROBE" + nonce, "out_trade_no": "PPPROBE" + nonce, "type": "alipay",
+              "name": "PanelPay probe", "money": "0.01", "trade_status": "TRADE_SUCCESS"}
+    params["sign"] = epay_md5(params, merchants.key_of(state, merchant))
+    params["sign_type"] = "MD5"
+    classification, found = call_panel(state, merchant, notify_url, params, purpose="probe")
+    message = describe(classification, found, translate)
+    if classification == "delivered":
+        message = translate("The panel answered success to a signed test notification: its notify route, TLS and "
+                            "key work end to end.")
+    return {"ok": classification == "delivered", "notify_url": notify_url, "classification": classification,
+            "message": message}

@@ -1,0 +1,197 @@
+"""Gateway mode's pages and endpoints: PanelPay as a panel's EPay site (see :mod:`panelpay.relay`).
+
+``/submit.php``, ``/mapi.php`` and ``/api.php`` are served at the site's root (old New-API drops any path
+of its gateway URL) and under ``<prefix>/epay/``; the buyer's cashier is ``<prefix>/epay/pay/…``."""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Blueprint, redirect, request, url_for
+from sqlalchemy import select
+
+from .. import merchants, relay
+from ..channels.base import GatewayError
+from ..db import TransientError
+from ..i18n import gettext as _, localized
+from ..models import PAID, PENDING, Order
+from ..money import format_money
+from ..orders import OrderRefused, current_payment, load_order, sync_order
+from ..relay import SubmitRefused
+from ..store import NotFound
+from .common import client_ip, is_mobile, state
+from .guards import allow_forms_to
+from .rendering import page_context, render
+from .user_pages import _qr_svg
+
+log = logging.getLogger("panelpay")
+
+
+def _params() -> dict:
+    """The request's EPay parameters: the query of a GET, the form of a POST (first value of each)."""
+    source = request.form if request.method == "POST" else request.args
+    return {key: source.get(key, "") for key in source}
+
+
+def _refused(message: str, status: int = 400):
+    return render("panelpay/message.html", status, title=_("This payment cannot start"), message=message,
+                  back_link=False)
+
+
+def add_protocol(bp: Blueprint) -> None:
+    """The EPay v1 merchant endpoints, on ``bp``."""
+
+    @bp.route("/submit.php", methods=["GET", "POST"])
+    @localized
+    def submit():
+        """A panel's signed order → the cashier (or, with several ways to pay it, the choice)."""
+        st, source = state(), client_ip()
+        if st.rejections.exhausted(source):
+            return _refused(_("Too many refused payments from this address: try again in a minute."), 429)
+        params = _params()
+        try:
+            verified = relay.read_submit(st, params)
+            order = relay.existing(st, verified)
+        except SubmitRefused as exc:
+            st.rejections.spend(source)
+            return _refused(str(exc))
+        if order is None:
+            offered = relay.channels_for(st, verified)
+            chosen = params.get(relay.CHOICE)
+            channel = next((c for c in offered if c.uuid == chosen), None) if chosen else \
+                (offered[0] if len(offered) == 1 else None)
+            if not offered:
+                return _refused(_("No payment method here takes this order (type %(type)s, %(amount)s): the operator "
+                                  "can add one, or allow this merchant more channels.",
+                                  type=params.get("type") or "-", amount=format_money(verified.amount)), 409)
+            if channel is None:
+                return render("panelpay/epay_choose.html", channels=offered, merchant_name=verified.merchant.name,
+                              item=verified.fields["name"], amount=verified.amount, action=request.path,
+                              fields={k: v for k, v in params.items() if k != relay.CHOICE})
+            try:
+                order = relay.open_relay(st, verified, channel, client_ip=source, mobile=is_mobile())
+            except OrderRefused as exc:
+                return _refused(str(exc), exc.status)
+        return redirect(relay.cashier_url(st, order))
+
+    @bp.post("/mapi.php")
+    @localized
+    def mapi():
+        """A panel's server creates the order: ``{"code": 1, "trade_no", "payurl" | "qrcode"}``."""
+        st, source = state(), client_ip()
+        if st.rejections.exhausted(source):
+            return {"code": -1, "msg": _("Too many refused requests from this address: try again in a minute.")}, 429
+        params = _params()
+        try:
+            verified = relay.read_submit(st, params)
+            order = relay.existing(st, verified)
+        except SubmitRefused as exc:
+            st.rejections.spend(source)
+            return {"code": -1, "msg": str(exc)}
+        if order is None:
+            offered = relay.channels_for(st, verified)
+            if not offered:
+                return {"code": -1, "msg": _("No payment method here takes this order.")}
+            if len(offered) > 1:  # the buyer chooses at the cashier
+                return {"code": 1, "msg": "", "trade_no": "",
+                        "payurl": url_for(request.endpoint.replace("mapi", "submit"), _external=True, **{
+                            k: v for k, v in params.items() if k != relay.CHOICE})}
+            try:
+                order = relay.open_relay(st, verified, offered[0], client_ip=params.get("clientip") or source,
+                                         mobile=params.get("device") == "mobile")
+            except OrderRefused as exc:
+                return {"code": -1, "msg": str(exc)}
+        pay = current_payment(st, order)
+        answer = {"code": 1, "msg": "", "trade_no": order.trade_no}
+        if pay.get("method") == "qrcode" and pay.get("qr_code"):
+            answer["qrcode"] = pay["qr_code"]
+        else:
+            answer["payurl"] = url_for("panelpay_epay.cashier", trade_no=order.trade_no,
+                                       token=relay.cashier_token(st, order.trade_no), _external=True)
+        return answer
+
+    @bp.get("/api.php")
+    def api():
+        """``act=order``: one order of the merchant, authenticated by its key."""
+        st, source = state(), client_ip()
+        if st.rejections.exhausted(source):
+            return {"code": -1, "msg": "too many refused requests; try again in a minute"}, 429
+        if request.args.get("act") != "order":
+            return {"code": -1, "msg": "unsupported act (only act=order)"}
+        try:
+            merchant = merchants.get_merchant(st, request.args.get("pid", ""))
+            key_ok = hmac.compare_digest(merchants.key_of(st, merchant).encode(), request.args.get("key", "").encode())
+        except NotFound:
+            key_ok = False
+        if not key_ok:
+            st.rejections.spend(source)
+            return {"code": -1, "msg": "wrong pid or key"}
+        query = select(Order).where(Order.merchant_id == merchant.id)
+        if request.args.get("trade_no"):
+            query = query.where(Order.trade_no == request.args["trade_no"][:64])
+        else:
+            query = query.where(Order.out_trade_no == request.args.get("out_trade_no", "")[:64])
+        with st.session() as session:
+            order = session.execute(query).scalar_one_or_none()
+        if order is None:
+            return {"code": -1, "msg": "no such order"}
+        sent = json.loads(order.relay or "{}")
+        return {"code": 1, "msg": "succ", "trade_no": order.trade_no, "out_trade_no": order.out_trade_no,
+                "api_trade_no": order.gateway_trade_no or "", "type": relay.notification_type(order),
+                "pid": merchant.pid, "addtime": order.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "endtime": order.paid_at.strftime("%Y-%m-%d %H:%M:%S") if order.paid_at else "",
+                "name": sent.get("name", ""), "money": sent.get("money", ""), "param": sent.get("param", ""),
+                "status": 1 if order.status == PAID else 0}
+
+
+def epay_blueprints(prefix: str) -> list[tuple[Blueprint, str]]:
+    """The EPay site under ``<prefix>/epay`` (with the cashier), and its endpoints again at the root."""
+    bp = Blueprint("panelpay_epay", __name__)
+    bp.context_processor(page_context)
+    add_protocol(bp)
+
+    @bp.get("/pay/<trade_no>/<token>")
+    @localized
+    def cashier(trade_no: str, token: str):
+        """The buyer's page for one relay order (the link is its capability): pay, wait, go back."""
+        st = state()
+        try:
+            order = load_order(st, trade_no)
+        except NotFound:
+            order = None
+        if order is None or order.merchant_id is None or not hmac.compare_digest(
+                relay.cashier_token(st, trade_no), token):
+            return render("panelpay/message.html", 404, title=_("Order not found"),
+                          message=_("This payment link is not valid. Start again from the site you are paying."),
+                          back_link=False)
+        notice = None
+        if order.status == PENDING and request.args.get("check"):
+            try:
+                if sync_order(st, order) is not None:
+                    order = load_order(st, trade_no)
+                else:
+                    notice = _("The payment has not arrived yet. If you have paid, wait a minute: this page updates "
+                               "by itself.")
+            except OrderRefused as exc:
+                notice = str(exc)
+            except (GatewayError, TransientError):
+                notice = _("The payment gateway could not be asked just now; this page keeps checking.")
+        merchant = merchants.merchant_by_id(st, order.merchant_id)
+        sent = json.loads(order.relay or "{}")
+        here = relay.cashier_url(st, order)
+        back = relay.return_url(st, order)
+        pay = current_payment(st, order) if order.status == PENDING else {}
+        allow_forms_to(st, [order.channel])
+        qr = pay.get("qr_code") if pay.get("method") == "qrcode" else None
+        refresh = {"seconds": 3, "url": here} if order.status == PENDING else \
+            ({"seconds": 3, "url": back} if back else None)
+        return render("panelpay/epay_cashier.html", order=order, merchant_name=merchant.name,
+                      item=sent.get("name", ""), pay=pay, qr_svg=_qr_svg(qr) if qr else None,
+                      qr_link=qr if qr and qr.startswith(("https://", "http://")) else None,
+                      check_url=here + "?check=1", back_url=back, refresh=refresh, notice=notice)
+
+    root = Blueprint("panelpay_epay_root", __name__)
+    root.context_processor(page_context)
+    add_protocol(root)
+    return [(bp, prefix + "/epay"), (root, "")]
