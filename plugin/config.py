@@ -169,6 +169,7 @@ DEFAULTS: dict[str, tuple[Any, _Checker]] = {
     "PANELPAY_NOTIFY_SILENCE": (3600, _positive_int),
     "PANELPAY_SANDBOX": (False, _bool),
     "PANELPAY_ALLOW_PRIVATE_URLS": (False, _bool),
+    "PANELPAY_DELIVER_IN_APP": (True, _bool),
     "PANELPAY_ORDERS_PER_USER": (10, _positive_int),
     "PANELPAY_CHECK_INTERVAL": (10, _positive_int),
     "PANELPAY_REJECTIONS_PER_SOURCE": (20, _positive_int),
@@ -205,6 +206,7 @@ class Settings:
     notify_silence: int
     sandbox: bool
     allow_private_urls: bool
+    deliver_in_app: bool
     orders_per_user: int
     check_interval: int
     rejections_per_source: int

@@ -141,9 +141,8 @@ def _claim(state, delivery_id: int, now) -> bool:
             .values(lease_until=lease, attempts=Delivery.attempts + 1)).rowcount == 1
 
 
-def attempt(state, delivery: Delivery) -> str:
+def attempt(state, delivery: Delivery, now) -> str:
     """Claim ``delivery`` and make one attempt; its classification ("" when another deliverer has it)."""
-    now = utcnow()
     if not _claim(state, delivery.id, now):
         return ""
     with transient_errors(), state.session() as session:
@@ -156,11 +155,11 @@ def attempt(state, delivery: Delivery) -> str:
     attempts = delivery.attempts + 1
     values = {"lease_until": None, "last_outcome": storable_text(outcome)}
     if classification == "delivered":
-        values.update(status=DELIVERED, delivered_at=utcnow())
+        values.update(status=DELIVERED, delivered_at=now)
     elif attempts > len(SCHEDULE):
         values.update(status=UNDELIVERED)
     else:
-        values.update(next_attempt_at=utcnow() + SCHEDULE[attempts - 1])
+        values.update(next_attempt_at=now + SCHEDULE[attempts - 1])
     with transient_errors(), state.engine.begin() as connection:
         connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id).values(**values))
     if values.get("status") == UNDELIVERED:
@@ -172,7 +171,8 @@ def attempt(state, delivery: Delivery) -> str:
 
 def run(state, *, now=None) -> dict:
     """One pass: every due delivery attempted once, and due confirmations read. Safe to run at once in
-    several processes. Returns counts by classification."""
+    several processes. Returns counts by classification. ``now``: the time the pass takes as now (a test
+    passes a later one instead of waiting for a schedule)."""
     now = now or utcnow()
     counts: dict[str, int] = {}
     with transient_errors(), state.session() as session:
@@ -180,7 +180,7 @@ def run(state, *, now=None) -> dict:
                                                      or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
                               .order_by(Delivery.next_attempt_at).limit(BATCH)).scalars().all()
     for delivery in due:
-        classification = attempt(state, delivery)
+        classification = attempt(state, delivery, now)
         if classification:
             counts[classification] = counts.get(classification, 0) + 1
     for result in confirm_due(state, now):
@@ -205,10 +205,10 @@ def confirm_due(state, now) -> list[str]:
             .where(Delivery.status == DELIVERED, Delivery.confirmed.is_(None) | (Delivery.confirmed == "redelivered"),
                    Delivery.delivered_at <= now - CONFIRM_AFTER, Merchant.confirm_url != "")
             .limit(BATCH)).all()
-    return [confirm(state, delivery, merchant) for delivery, merchant in rows]
+    return [confirm(state, delivery, merchant, now) for delivery, merchant in rows]
 
 
-def confirm(state, delivery: Delivery, merchant: Merchant) -> str:
+def confirm(state, delivery: Delivery, merchant: Merchant, now) -> str:
     """Whether the panel applied a delivered notification: applied, cancelled, redelivered, not_applied or
     unreadable."""
     with transient_errors(), state.session() as session:
@@ -238,7 +238,7 @@ def confirm(state, delivery: Delivery, merchant: Merchant) -> str:
                       f"(its status is {status!r})")
     values = {"confirmed": result}
     if result == "redelivered":
-        values.update(status=DELIVERING, next_attempt_at=utcnow())
+        values.update(status=DELIVERING, next_attempt_at=now)
     with transient_errors(), state.engine.begin() as connection:
         connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id).values(**values))
     return result
@@ -253,35 +253,57 @@ def _alert(order: Order, reason: str) -> None:
 
 class Deliverer:
     """The app's own deliverer: a daemon thread that delivers at once after a relay order settles
-    (:meth:`wake`) and retries what is due every few seconds. ``flask panelpay deliver`` does the same
-    from cron; they share the outbox's claims."""
+    (:meth:`wake`) and retries what is due every few seconds while anything is owed; with nothing owed it
+    ends, and the next settlement starts it again. ``flask panelpay deliver`` does the same from cron (and
+    after a restart); they share the outbox's claims."""
 
     INTERVAL = 5.0
 
     def __init__(self, app, state):
         self.app, self.state = app, state
         self.event = threading.Event()
+        self.stopped = False
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
     def wake(self) -> None:
         with self.lock:
+            if self.stopped:
+                return
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._loop, name="panelpay-deliver", daemon=True)
                 self.thread.start()
         self.event.set()
 
+    def stop(self) -> None:
+        """End the thread (after the attempt it may be making); :meth:`wake` no longer starts it."""
+        with self.lock:
+            self.stopped = True
+        self.event.set()
+
     def _loop(self) -> None:
-        while True:
+        owed = True
+        while owed and not self.stopped:
             self.event.wait(self.INTERVAL)
             self.event.clear()
+            if self.stopped:
+                return
             with self.app.app_context():
                 try:
                     run(self.state)
+                    owed = _owed(self.state)
                 except TransientError as exc:
                     log.warning("delivering to panels: database unavailable (%s)", exc)
                 except Exception:  # noqa: BLE001 - the thread must live on; the next pass retries
                     log.exception("delivering to panels failed")
+
+
+def _owed(state) -> bool:
+    """Whether any notification is still to be delivered (or read back)."""
+    unconfirmed = (Delivery.status == DELIVERED) & Delivery.confirmed.is_(None) & (Merchant.confirm_url != "")
+    with transient_errors(), state.session() as session:
+        return session.execute(select(Delivery.id).join(Merchant, Merchant.id == Delivery.merchant_id)
+                               .where((Delivery.status == DELIVERING) | unconfirmed).limit(1)).first() is not None
 
 
 # -- the downstream doctor -------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ class State:
         self._lock = threading.Lock()
         self.sandbox = None
         self.alerts = None
-        #: Gateway mode's deliverer of panel notifications (see :mod:`panelpay.delivery`).
+        #: Gateway mode's deliverer of panel notifications in this process (see :mod:`panelpay.delivery`), or
+        #: None with PANELPAY_DELIVER_IN_APP off (cron runs ``flask panelpay deliver``).
         self.deliverer = None
         if settings.sandbox:
             from .sandbox import Sandbox
@@ -203,9 +204,10 @@ class PanelPay:
 
         register_web(app, state)
         register_cli(app)
-        from .delivery import Deliverer
+        if state.settings.deliver_in_app:
+            from .delivery import Deliverer
 
-        state.deliverer = Deliverer(app, state)
+            state.deliverer = Deliverer(app, state)
         if state.sandbox is not None:
             @app.before_request
             def _panelpay_sandbox_warning():

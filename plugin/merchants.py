@@ -120,8 +120,9 @@ def create_merchant(state, values: dict) -> tuple[Merchant, str]:
     key = new_key()
     now = utcnow()
     with transient_errors(), state.session() as session, session.begin():
-        merchant = Merchant(pid="new-" + secrets.token_hex(4), key=state.vault.seal({"key": key}), enabled=True,
-                            confirm_profile="", confirm_url="", created_at=now, updated_at=now, **columns)
+        merchant = Merchant(**{"pid": "new-" + secrets.token_hex(4), "key": state.vault.seal({"key": key}),
+                               "enabled": True, "confirm_profile": "", "confirm_url": "", "created_at": now,
+                               "updated_at": now, **columns})
         session.add(merchant)
         session.flush()
         merchant.pid = str(FIRST_PID - 1 + merchant.id)

@@ -101,7 +101,7 @@ def settle(order: Order, evidence: Evidence) -> Settlement:
     if paid.paid_late:
         emit(payment_paid_late, app, order=paid)
     state.metrics.credit(paid)
-    if paid.merchant_id is not None:
+    if paid.merchant_id is not None and state.deliverer is not None:
         state.deliverer.wake()  # the panel's notification, now that it is owed
     return Settlement(CREDITED, paid)
 

@@ -50,6 +50,9 @@ def make_app(backend):
         return app
 
     yield factory
+    for app in apps:  # no deliverer of this test's app may deliver the next test's rows
+        if app.extensions["panelpay"].deliverer is not None:
+            app.extensions["panelpay"].deliverer.stop()
     if apps:
         cleanup = sa.create_engine(database_url(backend))
         with cleanup.begin() as connection:
