@@ -116,6 +116,51 @@ def test_0003_gives_existing_orders_their_channels_name_and_room_for_reviews(fre
     engine.dispose()
 
 
+def test_0004_adds_gateway_mode_beside_existing_orders_and_credits(fresh_db):
+    """An install at 0003 with a channel, a paid order and its ledger row upgrades in place: the rows stay as
+    they were (the order is a top-up: no merchant), and a relay order with its outbox row fits afterwards."""
+    engine = sa.create_engine(fresh_db)
+    migrate.upgrade(engine, "0003")
+    meta = sa.MetaData()
+    channels, orders, ledger = (sa.Table(name, meta, autoload_with=engine)
+                                for name in ("panelpay_channels", "panelpay_orders", "panelpay_ledger"))
+    now = dt.datetime(2026, 12, 5, 8)
+    with engine.begin() as connection:
+        channel_id = connection.execute(channels.insert().values(
+            uuid="0123456789abcdef", kind="epay", name="EPay", config="{}", secrets="", enabled=True, fee_fixed=0,
+            fee_percent=0, min_amount=1, sort=0, revision=1, created_at=now, updated_at=now)).inserted_primary_key[0]
+        order_id = connection.execute(orders.insert().values(
+            trade_no="PP1", user_id="7", channel_id=channel_id, channel_name="EPay", amount=990, fee=0, total=990,
+            credit=990, status="paid", notify_url="https://x/payment/notify/epay/0123456789abcdef", pay="{}",
+            subject="Top-up", created_at=now, expires_at=now, paid_late=False)).inserted_primary_key[0]
+        connection.execute(ledger.insert().values(order_id=order_id, user_id="7", channel_id=channel_id, credit=990,
+                                                  source="notify", created_at=now))
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    meta = sa.MetaData()
+    orders, merchants, deliveries = (sa.Table(name, meta, autoload_with=engine) for name in (
+        "panelpay_orders", "panelpay_merchants", "panelpay_deliveries"))
+    with engine.begin() as connection:
+        kept = connection.execute(sa.select(orders)).mappings().one()
+        merchant_id = connection.execute(merchants.insert().values(
+            pid="1001", name="Xboard", key="sealed", notify_hosts='["panel.example.com"]', return_hosts="[]",
+            channels="[]", enabled=True, confirm_profile="", confirm_url="", created_at=now,
+            updated_at=now)).inserted_primary_key[0]
+        relay_id = connection.execute(orders.insert().values(
+            trade_no="PP2", user_id="merchant:1001", channel_id=channel_id, channel_name="EPay", amount=990, fee=0,
+            total=990, credit=990, status="paid", notify_url="https://x/n", pay="{}", subject="2026", created_at=now,
+            expires_at=now, paid_late=False, merchant_id=merchant_id, out_trade_no="2026120512000012345612345",
+            relay='{"money": "9.9"}')).inserted_primary_key[0]
+        connection.execute(deliveries.insert().values(order_id=relay_id, merchant_id=merchant_id, status="pending",
+                                                      attempts=0, next_attempt_at=now, last_outcome="", created_at=now))
+    assert (kept["trade_no"], kept["status"], kept["merchant_id"], kept["out_trade_no"]) == ("PP1", "paid", None, None)
+    migrate.downgrade(engine, "0003")
+    assert "panelpay_merchants" not in sa.inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT COUNT(*) FROM panelpay_ledger")).scalar() == 1
+    engine.dispose()
+
+
 @pytest.mark.slow
 def test_pip_installed_plugin_runs_flask_panelpay_db_upgrade(installed_wheel, fresh_db):
     engine = sa.create_engine(fresh_db)
