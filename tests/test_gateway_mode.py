@@ -378,3 +378,20 @@ def test_a_payment_after_the_order_expired_is_still_forwarded_and_flagged(site, 
     assert order.status == "paid" and order.paid_late is True
     listed = site.admin.get("/payment/admin/api/deliveries").json
     assert listed["items"][0]["paid_late"] is True and listed["items"][0]["status"] == "delivered"
+
+
+def test_a_newapi_subscription_name_and_signed_timestamp_come_back_byte_for_byte(site, panel_db):
+    site = site()
+    port = free_port()
+    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("alipay_qr"))
+    panel = newapi_for(site, panel_db, merchant, port)
+    with served(panel, port):
+        user = panel.add_user("carol")
+        out_trade_no, fields, action = panel.create_subscription(user, "套餐 A&B", 9.9, signed_timestamp=True)
+        assert "timestamp" in fields
+        site.pay(requests.post(action, data=fields))
+        assert wait_for(lambda: panel.subscription(out_trade_no)["status"] == "success")
+    [received] = panel.received
+    assert panel.verifies(received)
+    assert received.query["name"] == "SUB:套餐 A&B" and received.query["money"] == "9.90"
+    assert received.query["type"] == "alipay" and received.path == "/api/subscription/epay/notify"
