@@ -39,7 +39,27 @@ def run_doctor(state) -> list:
             continue
         for method in ("GET", "POST"):
             findings.append(probe(state, channel, url, method))
-    return findings
+    return findings + panel_findings(state)
+
+
+def panel_findings(state) -> list:
+    """Gateway mode's second leg: each enabled merchant's panel gets a signed test notification at the notify
+    URL of its latest order (:func:`panelpay.delivery.probe`); a merchant with no order yet is skipped."""
+    from .delivery import probe as probe_panel
+    from .merchants import list_merchants
+
+    found = []
+    for merchant in list_merchants(state):
+        if not merchant.enabled:
+            continue
+        result = probe_panel(state, merchant)
+        if result["classification"] == "no_url":
+            continue
+        found.append(Finding("panel_ok" if result["ok"] else "panel_" + result["classification"],
+                             "info" if result["ok"] else "error",
+                             _("Panel %(name)s (merchant %(pid)s, %(url)s): %(message)s", name=merchant.name,
+                               pid=merchant.pid, url=result["notify_url"], message=result["message"])))
+    return found
 
 
 def _callback_methods(state, channel) -> tuple[str, ...]:

@@ -279,6 +279,8 @@ def test_a_catch_all_answering_html_is_not_delivered_and_the_doctor_says_so(site
         assert owed.status == "pending" and "web page" in owed.last_outcome
         probe = site.admin.post(f"/payment/admin/api/merchants/{merchant['pid']}/doctor", json={}).json
         assert probe["ok"] is False and probe["classification"] == "html" and "catch-all" in probe["message"]
+        checks = site.admin.post("/payment/admin/api/doctor", json={}).json["checks"]
+        assert [c["level"] for c in checks if c["code"] == "panel_html"] == ["error"]
         panel.behaviour = "normal"
         probe = site.admin.post(f"/payment/admin/api/merchants/{merchant['pid']}/doctor", json={}).json
         assert probe["ok"] is True and panel.order(out_trade_no)["status"] == 0  # the probe changed nothing

@@ -8,7 +8,7 @@ import hmac
 import json
 import logging
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from sqlalchemy import select
 
 from .. import merchants, relay
@@ -29,7 +29,10 @@ log = logging.getLogger("panelpay")
 
 
 def _params() -> dict:
-    """The request's EPay parameters: the query of a GET, the form of a POST (first value of each)."""
+    """The request's EPay parameters: the query of a GET, the form of a POST (first value of each). A query
+    longer than any panel sends is refused (413) before it is read."""
+    if len(request.query_string) > state().settings.max_request_bytes:
+        abort(413, description="The request is larger than PanelPay accepts.")
     source = request.form if request.method == "POST" else request.args
     return {key: source.get(key, "") for key in source}
 
@@ -41,6 +44,14 @@ def _refused(message: str, status: int = 400):
 
 def add_protocol(bp: Blueprint) -> None:
     """The EPay v1 merchant endpoints, on ``bp``."""
+
+    @bp.before_request
+    def _deliver_what_is_owed():
+        # Gateway-mode traffic starts the app's deliverer if it is not running (after a restart, say): it
+        # delivers what is owed, then ends when nothing is.
+        deliverer = state().deliverer
+        if deliverer is not None and (deliverer.thread is None or not deliverer.thread.is_alive()):
+            deliverer.wake()
 
     @bp.route("/submit.php", methods=["GET", "POST"])
     @localized
