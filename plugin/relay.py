@@ -29,7 +29,7 @@ from .db import transient_errors
 from .models import PAID, PENDING, TRADE_NO, Channel, Merchant, Order, utcnow
 from .money import format_money
 from .orders import OrderRefused, limits, new_trade_no, notify_url_for, open_order
-from .store import NotFound, channel_impl, get_settings
+from .store import ChannelUnavailable, NotFound, channel_impl, get_settings
 
 #: What ``money`` may look like: what PHP prints for a float (``10``, ``9.9``) or ``"%.2f"`` (``7.30``).
 MONEY = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
@@ -108,7 +108,7 @@ def channels_for(state, submit: Submit) -> list[Channel]:
         try:
             if pay_type and not channel_impl(state, row).offers(pay_type):
                 continue
-        except Exception:  # noqa: BLE001 - a channel that cannot be built offers nothing
+        except ChannelUnavailable:  # its stored config cannot be used now: it offers nothing
             continue
         found.append(row)
     return found
