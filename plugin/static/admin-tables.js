@@ -14,7 +14,7 @@ const PER_PAGE = 20;
  * A filtered, paged table: `render(item)` returns the rows of one item. The filters live in the page's URL
  * (`<name>.<filter>=`), so a filtered view can be reloaded, bookmarked and shared. Returns `load()`.
  */
-function pagedTable({ name, url, filters, body, pager, columns, render }) {
+export function pagedTable({ name, url, filters, body, pager, columns, render }) {
   let page = 1;
   let latest = 0;
   const address = new URL(window.location.href);
