@@ -182,9 +182,9 @@ function merchantItem(merchant, context) {
   test.hidden = true;
 
   const buttons = {
-    edit: el("button", { class: "pp-button", text: t("merchants.edit"), attrs: { type: "button", "aria-expanded": "false" } }),
-    key: el("button", { class: "pp-button", text: t("merchants.new_key"), attrs: { type: "button" } }),
-    test: el("button", { class: "pp-button", text: t("merchants.test"), attrs: { type: "button", "aria-expanded": "false" } }),
+    edit: el("button", { class: "pp-button", text: t("merchants.edit"), attrs: { type: "button", "aria-expanded": "false", "data-action": "edit" } }),
+    key: el("button", { class: "pp-button", text: t("merchants.new_key"), attrs: { type: "button", "data-action": "new-key" } }),
+    test: el("button", { class: "pp-button", text: t("merchants.test"), attrs: { type: "button", "aria-expanded": "false", "data-action": "test" } }),
   };
   const toggle = (panel, button) => {
     panel.hidden = !panel.hidden;
