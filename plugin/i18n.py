@@ -193,6 +193,15 @@ _JS_STRINGS = {
     "merchants.all_channels": lazy_gettext("every enabled channel"),
     "merchants.no_return_hosts": lazy_gettext("none: the buyer stays on PanelPay's page after paying"),
     "merchants.enabled": lazy_gettext("Enabled: the panel can take payments"),
+    "merchants.confirm": lazy_gettext("Confirm by read"),
+    "merchants.confirm_help": lazy_gettext("Optional, advised: a read-only account on the panel's database. A few "
+                                           "seconds after the panel answers success, PanelPay reads the order back "
+                                           "and delivers again, or alerts you, when the panel did not apply it."),
+    "merchants.confirm_profile": lazy_gettext("Panel"),
+    "merchants.confirm_off": lazy_gettext("Off"),
+    "merchants.confirm_url": lazy_gettext("Read-only database URL"),
+    "merchants.confirm_url_again": lazy_gettext("Give the database URL again to change the panel."),
+    "merchants.stored": lazy_gettext("stored — leave blank to keep"),
     "merchants.edit": lazy_gettext("Edit"),
     "merchants.save": lazy_gettext("Save"),
     "merchants.cancel": lazy_gettext("Cancel"),

@@ -136,7 +136,9 @@ function merchantItem(merchant, context) {
     el("div", {}, el("dt", { text: t("merchants.return_hosts") }),
       el("dd", {}, hostList(merchant.return_hosts, t("merchants.no_return_hosts")))),
     el("div", {}, el("dt", { text: t("merchants.channels") }),
-      el("dd", { text: channelNames.length ? channelNames.join(", ") : t("merchants.all_channels") })));
+      el("dd", { text: channelNames.length ? channelNames.join(", ") : t("merchants.all_channels") })),
+    merchant.confirm_url_set ? el("div", {}, el("dt", { text: t("merchants.confirm") }),
+      el("dd", { text: merchant.confirm_profile === "newapi" ? "New-API" : "Xboard" })) : null);
 
   // Edit: name, hosts, channels, enabled.
   const editError = el("div", { class: "pp-error", attrs: { role: "alert" } });
@@ -157,6 +159,15 @@ function merchantItem(merchant, context) {
       el("div", { class: "pp-checks" }, channelChecks(channels, merchant.channels, "channels")),
       el("p", { class: "pp-help", text: t("merchants.channels_help") }),
       el("div", { class: "pp-error", attrs: { role: "alert", hidden: true } })),
+    el("fieldset", { class: "pp-fieldset" },
+      el("legend", { text: t("merchants.confirm") }),
+      el("p", { class: "pp-help", text: t("merchants.confirm_help") }),
+      field("confirm_profile", t("merchants.confirm_profile"), el("select", { attrs: { name: "confirm_profile" } },
+        [["", t("merchants.confirm_off")], ["xboard", "Xboard"], ["newapi", "New-API"]].map(([value, label]) =>
+          el("option", { attrs: { value, selected: merchant.confirm_profile === value }, text: label })))),
+      field("confirm_url", t("merchants.confirm_url"), el("input", { class: "pp-mono", attrs: { type: "password", name: "confirm_url",
+        autocomplete: "new-password", spellcheck: "false", placeholder: merchant.confirm_url_set ? t("merchants.stored")
+          : "mysql+pymysql://reader:password@127.0.0.1/xboard" } }))),
     el("div", { class: "pp-field", data: { field: "enabled" } },
       el("label", { class: "pp-check" }, el("input", { attrs: { type: "checkbox", name: "enabled", checked: merchant.enabled } }),
         " ", el("span", { text: t("merchants.enabled") })),
@@ -207,7 +218,13 @@ function merchantItem(merchant, context) {
       channels: checkedValues(edit, "channels"),
       enabled: edit.elements.enabled.checked,
     };
-    const local = localProblems(values);
+    // The database URL is write-only: sent when typed; the profile alone only to switch confirm by read off.
+    const profile = edit.elements.confirm_profile.value;
+    const typedUrl = edit.elements.confirm_url.value.trim();
+    if (typedUrl) Object.assign(values, { confirm_profile: profile, confirm_url: typedUrl });
+    else if (!profile && merchant.confirm_url_set) Object.assign(values, { confirm_profile: "", confirm_url: "" });
+    const local = localProblems(values) || (profile && profile !== merchant.confirm_profile && !typedUrl
+      ? { fields: { confirm_url: [t("merchants.confirm_url_again")] }, message: "" } : null);
     if (local) {
       showFieldErrors(edit, local, editError);
       return;
