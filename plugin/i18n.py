@@ -181,6 +181,7 @@ _JS_STRINGS = {
     "admin.credited_by_hand": lazy_gettext("Order %(trade_no)s credited, with your name on it."),
     "admin.marked_reviewed": lazy_gettext("Order %(trade_no)s marked reviewed, with your name on it."),
     "admin.amount_fee": lazy_gettext("top-up %(amount)s · fee %(fee)s"),
+    "admin.merchant_order": lazy_gettext("a panel's order (merchant %(pid)s)"),
     "merchants.none": lazy_gettext("No merchants yet. Add the panel that will use PanelPay as its EPay site."),
     "merchants.on": lazy_gettext("On"),
     "merchants.off": lazy_gettext("Off"),
