@@ -294,7 +294,8 @@ function merchantItem(merchant, context) {
 // -- the notifications owed to panels --------------------------------------------------------------
 
 function deliveryStatus(item) {
-  const cell = el("td", {}, el("span", { class: `pp-status pp-delivery-${item.status}`, data: { status: item.status },
+  // One box in the cell: on a phone a cell is a label and one value beside it.
+  const cell = el("div", {}, el("span", { class: `pp-status pp-delivery-${item.status}`, data: { status: item.status },
     text: t(`deliveries.status.${item.status}`) }));
   if (item.paid_late) cell.append(" ", el("span", { class: "pp-status pp-status-late", text: t("admin.paid_late") }));
   if (item.status === "pending" && item.next_attempt_at) {
@@ -308,7 +309,7 @@ function deliveryStatus(item) {
     cell.append(el("div", { class: `pp-small ${["applied", "redelivered"].includes(item.confirmed) ? "pp-muted" : "pp-bad"}`,
       text: label === `deliveries.confirmed.${item.confirmed}` ? item.confirmed : label }));
   }
-  return cell;
+  return el("td", {}, cell);
 }
 
 function attemptItem(attempt) {
@@ -343,8 +344,8 @@ function setupDeliveries(data, merchantNames) {
     });
     const last = history.length ? history[history.length - 1].classification_text : item.last_outcome;
     const row = el("tr", { data: { id: String(item.id) } },
-      el("td", {}, el("code", { class: "pp-break pp-trade", text: item.trade_no }),
-        el("div", {}, el("code", { class: "pp-break pp-small pp-muted", text: item.out_trade_no }))),
+      el("td", {}, el("div", {}, el("code", { class: "pp-break pp-trade", text: item.trade_no }),
+        el("div", {}, el("code", { class: "pp-break pp-small pp-muted", text: item.out_trade_no })))),
       el("td", { class: "pp-break", text: merchantNames()[item.merchant] || item.merchant }),
       el("td", { class: "pp-num", text: item.money }),
       deliveryStatus(item),
