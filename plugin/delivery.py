@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, insert, or_, select, text, update
 
 from . import merchants, relay
 from .callback import translate
+from .callback import translate as _
 from .channels.signing import epay_md5
 from .db import TransientError, transient_errors
 from .models import (DELIVERED, DELIVERING, UNDELIVERED, Delivery, DeliveryAttempt, Merchant, Order, storable_text,
@@ -321,7 +322,7 @@ def probe(state, merchant: Merchant, notify_url: str | None = None) -> dict:
         notify_url = json.loads(latest or "{}").get("notify_url")
     if not notify_url:
         return {"ok": False, "notify_url": None, "classification": "no_url",
-                "message": translate("No order has come from this panel yet, so its notify URL is not known: give it "
+                "message": _("No order has come from this panel yet, so its notify URL is not known: give it "
                                      "(Xboard: https://panel.example.com/api/v1/guest/payment/notify/EPay/<uuid>; "
                                      "New-API: https://panel.example.com/api/user/epay/notify).")}
     refusal = merchants.notify_url_refusal(state, merchant, notify_url)
@@ -335,7 +336,7 @@ def probe(state, merchant: Merchant, notify_url: str | None = None) -> dict:
     classification, found = call_panel(state, merchant, notify_url, params, purpose="probe")
     message = describe(classification, found, translate)
     if classification == "delivered":
-        message = translate("The panel answered success to a signed test notification: its notify route, TLS and "
+        message = _("The panel answered success to a signed test notification: its notify route, TLS and "
                             "key work end to end.")
     return {"ok": classification == "delivered", "notify_url": notify_url, "classification": classification,
             "message": message}

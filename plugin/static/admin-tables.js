@@ -14,7 +14,7 @@ const PER_PAGE = 20;
  * A filtered, paged table: `render(item)` returns the rows of one item. The filters live in the page's URL
  * (`<name>.<filter>=`), so a filtered view can be reloaded, bookmarked and shared. Returns `load()`.
  */
-function pagedTable({ name, url, filters, body, pager, columns, render }) {
+export function pagedTable({ name, url, filters, body, pager, columns, render }) {
   let page = 1;
   let latest = 0;
   const address = new URL(window.location.href);
@@ -230,7 +230,9 @@ export function setupOrders(data) {
   const render = (order) => [el("tr", {},
     el("td", { text: localTime(order.created_at) }),
     el("td", {}, el("code", { class: "pp-break pp-trade", text: order.trade_no })),
-    el("td", { text: order.user_name ? `${order.user_name} (${order.user_id})` : order.user_id }),
+    el("td", { text: order.user_name ? `${order.user_name} (${order.user_id})`
+      : String(order.user_id).startsWith("merchant:") // a panel's order (gateway mode): its merchant, in words
+        ? t("admin.merchant_order", { pid: String(order.user_id).slice(9) }) : order.user_id }),
     el("td", { text: order.channel_name || channelName(channels, order.channel) || "" }),
     el("td", { class: "pp-num" }, el("strong", { text: order.total }),
       el("div", { class: "pp-small pp-muted", text: t("admin.amount_fee", { amount: order.amount, fee: order.fee }) })),

@@ -2,6 +2,7 @@
 // API, the doctor, reconcile, and confirmation before deleting. The logs live in admin-tables.js.
 import { api, debounce, el, pageData, showMessages, t } from "./common.js";
 import { setupDeliveryLog, setupOrders } from "./admin-tables.js";
+import { setupMerchants } from "./merchants.js";
 
 const data = pageData();
 
@@ -164,3 +165,4 @@ setupDoctor();
 setupConfirmations();
 setupDeliveryLog(data);
 setupOrders(data);
+setupMerchants(data);

@@ -229,6 +229,9 @@ def _settings_page(st, status: int = 200, domain_value: str | None = None, domai
         "reconcile_url": url_for("panelpay_admin_api.reconcile_view"),
         "notifications_url": url_for("panelpay_admin_api.notifications"),
         "orders_url": url_for("panelpay_admin_api.orders"),
+        "merchants_url": url_for("panelpay_admin_api.list_merchants"),
+        "deliveries_url": url_for("panelpay_admin_api.deliveries"),
+        "deliver_url": url_for("panelpay_admin_api.deliver_now"),
         "channels": {c["uuid"]: {"name": c["name"], "kind": c["kind"]} for c in channels},
     }
     return render(

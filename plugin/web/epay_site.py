@@ -14,7 +14,7 @@ from sqlalchemy import select
 from .. import merchants, relay
 from ..channels.base import GatewayError
 from ..db import TransientError
-from ..i18n import gettext as _, localized
+from ..i18n import gettext as _, localized, page_locale
 from ..models import PAID, PENDING, Order
 from ..money import format_money
 from ..orders import OrderRefused, current_payment, load_order, sync_order
@@ -22,7 +22,7 @@ from ..relay import SubmitRefused
 from ..store import NotFound
 from .common import client_ip, is_mobile, state
 from .guards import allow_forms_to
-from .rendering import page_context, render
+from .rendering import kind_label, page_context, render
 from .user_pages import _qr_svg
 
 log = logging.getLogger("panelpay")
@@ -77,7 +77,9 @@ def add_protocol(bp: Blueprint) -> None:
                                   "can add one, or allow this merchant more channels.",
                                   type=params.get("type") or "-", amount=format_money(verified.amount)), 409)
             if channel is None:
-                return render("panelpay/epay_choose.html", channels=offered, merchant_name=verified.merchant.name,
+                locale = page_locale()
+                choices = [{"uuid": c.uuid, "name": c.name, "kind_label": kind_label(c.kind, locale)} for c in offered]
+                return render("panelpay/epay_choose.html", channels=choices, merchant_name=verified.merchant.name,
                               item=verified.fields["name"], amount=verified.amount, action=request.path,
                               fields={k: v for k, v in params.items() if k != relay.CHOICE})
             try:

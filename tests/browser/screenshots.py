@@ -1,4 +1,5 @@
-"""Screenshots of the checkout, the order page (QR) and the settings page, for the README.
+"""Screenshots of the checkout, the order page (QR), the settings page, the merchant card of gateway mode
+(with the settings shown after creating a merchant) and a panel buyer's cashier, for the README.
 
     .venv/bin/python -m tests.browser.screenshots [OUTPUT_DIR]     # default: docs/screenshots
 
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 from playwright.sync_api import expect
+
+from panelpay.channels.signing import epay_md5
 
 from tests.browser.demo_server import launch_chromium, logged_in_context, start_demo
 
@@ -25,7 +29,8 @@ def _topup(page, base_url: str, amount: str, channel: str) -> None:
 
 
 def take_screenshots(browser, base_url: str, output: Path) -> list[Path]:
-    """Write checkout.png, order-qr.png and settings.png into ``output``; returns their paths."""
+    """Write checkout.png, order-qr.png, settings.png, merchant.png and cashier.png into ``output``; returns
+    their paths."""
     output.mkdir(parents=True, exist_ok=True)
     admin = logged_in_context(browser, base_url, "admin")
     alice = logged_in_context(browser, base_url, "alice")
@@ -59,11 +64,48 @@ def take_screenshots(browser, base_url: str, output: Path) -> list[Path]:
         settings.fill("#pp-domain", "http://pay.example.com:8080")  # a live preview with its conflicts
         settings.wait_for_selector("#pp-preview-tag:not([hidden])")
         settings.screenshot(path=shots[2])
+        shots += _gateway_mode(admin, base_url, output)
         return shots
     finally:
         admin.request.patch(alipay_url, data={"fee_percent": alipay["fee_percent"]})
         alice.close()
         admin.close()
+
+
+def _gateway_mode(admin, base_url: str, output: Path) -> list[Path]:
+    """The merchant card right after adding a panel (its key and the settings to paste), and the cashier a
+    buyer of that panel lands on."""
+    shots = [output / "merchant.png", output / "cashier.png"]
+    page = admin.new_page()
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.goto(f"{base_url}/payment/admin#merchants")
+    page.fill("#pp-m-name", "My Xboard")
+    page.fill("#pp-m-notify", "panel.example.com")
+    page.fill("#pp-m-return", "panel.example.com")
+    page.click("#pp-merchant-add")
+    page.wait_for_selector("#pp-merchant-key:not([hidden])")
+    pid = page.input_value('[data-setting="xboard.pid"]')
+    key = page.input_value('[data-setting="xboard.key"]')
+    page.locator("#merchants").screenshot(path=shots[0])
+
+    out_trade_no = "2026120612000012345612345"  # as Xboard numbers its orders
+    params = {"pid": pid, "out_trade_no": out_trade_no, "money": "30", "name": out_trade_no,
+              "notify_url": "https://panel.example.com/api/v1/guest/payment/notify/EPay/6f1c2a",
+              "return_url": f"https://panel.example.com/#/order/{out_trade_no}", "type": "alipay"}
+    params["sign"] = epay_md5(params, key)
+    params["sign_type"] = "MD5"
+    buyer = admin.browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-US")
+    try:
+        cashier = buyer.new_page()
+        cashier.goto(f"{base_url}/submit.php?{urlencode(params)}")
+        if cashier.locator("#pp-choose-pay").count():  # more than one channel takes alipay: take the QR
+            cashier.locator(".pp-channel", has_text="QR").locator("input").check()
+            cashier.click("#pp-choose-pay")
+        cashier.wait_for_url("**/epay/pay/**")
+        cashier.screenshot(path=shots[1], full_page=True)
+    finally:
+        buyer.close()
+    return shots
 
 
 def main(argv: list[str]) -> int:
