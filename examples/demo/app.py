@@ -3,6 +3,10 @@
 A minimal panel of the kind PanelPay plugs into: users with a balance, a login page, the balance on every
 page. It loads PanelPay the way a panel loads a plugin, from the ``entry`` of ``plugin.yaml``, and mounts
 PanelPay's sandbox gateway with one EPay and one Alipay channel pointing at it.
+
+It also shows gateway mode: an emulated Xboard (``/xboard/``) and an emulated New-API (``/newapi/``) are
+served by the same process, each a merchant of PanelPay's that sends its buyers to PanelPay's ``/submit.php``
+and is notified once they have paid.
 """
 from __future__ import annotations
 
@@ -25,6 +29,12 @@ DEMO_USERS = (("admin", "admin", True), ("alice", "alice", False))
 #: What ``panelpay demo`` last served (its address and database), in the instance folder, so that
 #: ``flask --app panelpay.demo.app panelpay …`` in the same folder works on the same demo.
 SERVED = "demo-served.json"
+#: The demo's two merchants (the emulated panels' pid and key: the key is shown only once, when created), in
+#: the instance folder, so that a restart configures the panels with the same ones.
+GATEWAY = "demo-gateway.json"
+#: The emulated panels: where they are mounted, their merchant's name and their database file.
+PANELS = {"xboard": ("/xboard", "Emulated Xboard", "demo-xboard.sqlite"),
+          "newapi": ("/newapi", "Emulated New-API", "demo-newapi.sqlite")}
 
 #: The demo panel's own words in Chinese (PanelPay's pages bring their own translations).
 ZH = {
@@ -34,6 +44,15 @@ ZH = {
     "Wrong user name or password.": "用户名或密码错误。", "Hello, %(name)s": "你好，%(name)s",
     "Your balance is": "您的余额为", "Open the PanelPay settings": "打开 PanelPay 设置",
     "to see the channels, the callback domain and the doctor.": "，查看支付通道、回调域名和自检。",
+    "Gateway mode": "网关模式",
+    "Two emulated panels use PanelPay as their EPay site:": "两个模拟面板把 PanelPay 当作它们的易支付站点：",
+    "Emulated Xboard": "模拟 Xboard", "Emulated New-API": "模拟 New-API",
+    "click Buy on a plan, pay in the sandbox, and the order turns 已完成 (completed).":
+        "在套餐旁点击“购买 Buy”，在沙箱中付款，订单即变为“已完成”。",
+    "choose an amount and click Pay, pay in the sandbox, and the top-up turns success (the quota rises).":
+        "填写数量并点击“支付 Pay”，在沙箱中付款，充值记录变为 success，额度增加。",
+    "The operator sees each notification PanelPay sent them in": "运营者可在此查看 PanelPay 发给它们的每一条通知：",
+    "the deliveries list": "给面板的通知列表",
 }
 
 
@@ -202,7 +221,8 @@ def _remember(app: Flask, base_url: str) -> None:
 
 
 def prepare(app: Flask, base_url: str) -> None:
-    """Create and migrate the tables, seed the demo logins and the two sandbox channels (once)."""
+    """Create and migrate the tables, seed the demo logins and the two sandbox channels (once), and mount the
+    emulated panels with their merchants (see :func:`mount_panels`)."""
     from panelpay import migrate
     from panelpay.store import list_channels, save_channel
 
@@ -221,6 +241,75 @@ def prepare(app: Flask, base_url: str) -> None:
             save_channel(state, {"kind": "epay", "name": "EPay (sandbox)", "config": configs["epay"], "sort": 1})
             save_channel(state, {"kind": "alipay", "name": "Alipay QR (sandbox)", "config": configs["alipay_qr"],
                                  "sort": 2})
+    mount_panels(app, base_url)
+
+
+def _gateway_state(app: Flask) -> dict:
+    path = os.path.join(app.instance_path, GATEWAY)
+    try:
+        with open(path) as handle:
+            stored = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def prepare_merchants(app: Flask, base_url: str) -> dict:
+    """One merchant for each emulated panel (made once, kept in ``demo-gateway.json``), its notify and return
+    hosts this demo's own ``host:port``. Returns ``{"xboard": {"pid", "key"}, "newapi": {…}}``."""
+    from panelpay import merchants
+    from panelpay.store import NotFound
+
+    state = app.extensions["panelpay"]
+    host = urlsplit(base_url).netloc.lower()
+    stored, kept = _gateway_state(app), {}
+    with app.app_context():
+        for name, (_mount, title, _file) in PANELS.items():
+            entry = stored.get(name) if isinstance(stored.get(name), dict) else {}
+            try:
+                merchant = merchants.get_merchant(state, str(entry.get("pid", "")))
+            except NotFound:  # first start, or a new database: a new merchant (its key is only given now)
+                merchant, key = merchants.create_merchant(state, {"name": title, "notify_hosts": [host],
+                                                                  "return_hosts": [host]})
+                entry = {"pid": merchant.pid, "key": key}
+            if merchants.key_of(state, merchant) != entry.get("key"):  # regenerated on the merchant's page
+                merchant, key = merchants.regenerate_key(state, merchant.pid)
+                entry = {"pid": merchant.pid, "key": key}
+            wanted = {"notify_hosts": [host], "return_hosts": [host]}
+            if {which: merchants.hosts(merchant, which) for which in wanted} != wanted:  # served elsewhere before
+                merchants.update_merchant(state, merchant.pid, wanted)
+            kept[name] = {"pid": entry["pid"], "key": entry["key"]}
+    if kept != stored:
+        path = os.path.join(app.instance_path, GATEWAY)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            json.dump(kept, handle, indent=1)
+    return kept
+
+
+def mount_panels(app: Flask, base_url: str) -> dict:
+    """The emulated Xboard and New-API, on SQLite files in the instance folder, configured with their
+    merchant's pid and key and PanelPay's address, served by ``app`` under ``/xboard`` and ``/newapi``.
+    Returns the panels by name (also ``app.demo_panels``)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from panelpay.sandbox.panels import NewApiPanel, XboardPanel
+
+    if getattr(app, "demo_panels", None):
+        return app.demo_panels
+    ids = prepare_merchants(app, base_url)
+
+    def database(name: str) -> str:
+        return "sqlite:///" + os.path.join(app.instance_path, PANELS[name][2])
+
+    # PanelPay's address is the demo's: /submit.php is served at its root.
+    xboard = XboardPanel(database("xboard"), url=base_url, pid=ids["xboard"]["pid"], key=ids["xboard"]["key"],
+                         base_url=base_url + PANELS["xboard"][0])
+    newapi = NewApiPanel(database("newapi"), PayAddress=base_url, EpayId=ids["newapi"]["pid"],
+                         EpayKey=ids["newapi"]["key"], ServerAddress=base_url + PANELS["newapi"][0])
+    app.demo_panels = {"xboard": xboard, "newapi": newapi}
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PANELS["xboard"][0]: xboard.app,
+                                                       PANELS["newapi"][0]: newapi.app})
+    return app.demo_panels
 
 
 def serve(host: str = "127.0.0.1", port: int = 5000, db_url: str | None = None) -> None:
@@ -235,6 +324,8 @@ def serve(host: str = "127.0.0.1", port: int = 5000, db_url: str | None = None) 
     _remember(app, base_url)
     app.extensions["panelpay"].announce_sandbox()
     print(f"PanelPay demo panel: {base_url}/  (log in as admin/admin or alice/alice; Ctrl+C stops it)", flush=True)
+    print(f"Gateway mode: emulated Xboard {base_url}/xboard/ and emulated New-API {base_url}/newapi/ pay through "
+          f"PanelPay at {base_url}/submit.php", flush=True)
     # The sandbox's EPay query carries the merchant key in its URL (as the protocol does): keep it out of
     # the access log.
     run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RedactingHandler)

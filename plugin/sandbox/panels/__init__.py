@@ -9,6 +9,9 @@ recording every request that reaches it.
     newapi = NewApiPanel(db_url, PayAddress=gateway, EpayId="1002", EpayKey="…")
     # serve xboard.app / newapi.app, then set_base_url(served_url)
 
+Their pages link under ``request.script_root``, so they may be mounted under a path (the demo serves them
+at ``/xboard`` and ``/newapi`` with werkzeug's ``DispatcherMiddleware``).
+
 Facts: docs panels.md (Xboard §2.2–2.4, New-API §3.2–3.5, the EPay contract §4).
 """
 from __future__ import annotations

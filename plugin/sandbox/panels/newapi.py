@@ -468,7 +468,7 @@ class NewApiPanel(BehaviourMixin):
 
         @app.get("/")
         def home():
-            return redirect("/console/topup", 302)
+            return redirect(request.script_root + "/console/topup", 302)
 
         @app.route("/console/topup", methods=["GET", "POST"])
         def console_topup():
@@ -508,10 +508,10 @@ class NewApiPanel(BehaviourMixin):
 _TOPUP = """
 <div class="card"><div class="muted">用户 User</div><strong>{{ user.username }}</strong>
  <span class="muted">· 余额 quota {{ user.quota }} (${{ '%.2f' % (user.quota / 500000) }})</span>
- · <a href="/console/log?user={{ user.id }}">账单 Log</a></div>
+ · <a href="{{ request.script_root }}/console/log?user={{ user.id }}">账单 Log</a></div>
 <div class="card"><h3>在线充值 Top up</h3>
 {% if error %}<p style="color:#b00">{{ error }}</p>{% endif %}
-<form method="post" action="/console/topup"><input type="hidden" name="user" value="{{ user.id }}">
+<form method="post" action="{{ request.script_root }}/console/topup"><input type="hidden" name="user" value="{{ user.id }}">
 <label>充值数量 Amount (USD) <input name="amount" type="number" min="1" value="10" required></label>
 <select name="pay_type">{% for method in methods %}<option value="{{ method.type }}">{{ method.name }}</option>
 {% endfor %}</select> <button>支付 Pay</button></form>
@@ -529,7 +529,7 @@ _AUTOPOST = """
 _LOG = """
 <div class="card"><div class="muted">用户 User</div><strong>{{ user.username }}</strong>
  <span class="muted">· 余额 quota {{ user.quota }} (${{ '%.2f' % (user.quota / per_unit) }})</span>
- · <a href="/console/topup?user={{ user.id }}">充值 Top up</a></div>
+ · <a href="{{ request.script_root }}/console/topup?user={{ user.id }}">充值 Top up</a></div>
 <div class="card"><h3>充值记录 Top-ups</h3>{% if topups %}<table>
 <tr><th>订单号 Trade no</th><th>数量 Amount</th><th>实付 Money</th><th>方式 Method</th><th>状态 Status</th></tr>
 {% for t in topups %}<tr><td>{{ t.trade_no }}</td><td>{{ t.amount }}</td><td>¥{{ '%.2f' % t.money }}</td>

@@ -527,7 +527,7 @@ _HOME = """
  <span class="muted">· 余额 balance ¥{{ '%.2f' % (user.balance / 100) }}</span></div>
 <div class="card"><h3>购买订阅 Plans</h3><table>
 {% for plan in plans %}<tr><td>{{ plan.name }}</td><td>¥{{ '%.2f' % (plan.price / 100) }} / {{ plan.per }}</td>
-<td><form method="post" action="/buy"><input type="hidden" name="plan_id" value="{{ plan.id }}">
+<td><form method="post" action="{{ request.script_root }}/buy"><input type="hidden" name="plan_id" value="{{ plan.id }}">
 <input type="hidden" name="email" value="{{ user.email }}"><button>购买 Buy</button></form></td></tr>{% endfor %}
 </table></div>
 <div class="card"><h3>我的订单 Orders</h3>{% if orders %}<table>
