@@ -235,15 +235,17 @@ def notify_url_refusal(state, merchant: Merchant, url: str) -> str | None:
 
 
 def return_url_refusal(merchant: Merchant, url: str) -> str | None:
-    """Why the browser will not be sent to ``url`` after paying, or None (an empty one is fine)."""
-    if not url:
+    """Why the browser will not be sent to ``url`` after paying, or None. An empty URL, or a merchant with no
+    return hosts (its buyers stay on PanelPay's page once paid), is fine."""
+    allowed = hosts(merchant, "return_hosts")
+    if not url or not allowed:
         return None
     try:
         parts = urlsplit(url)
         host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:
         return _("The return URL %(url)s cannot be read.", url=url[:200])
-    if parts.scheme not in ("http", "https") or (f"{host}:{port}" if port else host) not in hosts(merchant, "return_hosts"):
+    if parts.scheme not in ("http", "https") or (f"{host}:{port}" if port else host) not in allowed:
         return _("The return URL's host %(host)s is not one of this merchant's return hosts: add it on PanelPay's "
                  "merchant page if it is the panel's.", host=host or url[:100])
     return None

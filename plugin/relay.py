@@ -199,6 +199,8 @@ def with_query(url: str, params: dict) -> str:
 def return_url(state, order: Order) -> str | None:
     """Where the buyer goes back to once the order is paid: the panel's return URL with the signed result."""
     sent = json.loads(order.relay or "{}")
-    if order.status != PAID or not sent.get("return_url"):
-        return None
-    return with_query(sent["return_url"], notification(state, order, merchants.merchant_by_id(state, order.merchant_id)))
+    merchant = merchants.merchant_by_id(state, order.merchant_id)
+    if order.status != PAID or not sent.get("return_url") or not merchants.hosts(merchant, "return_hosts") or \
+            merchants.return_url_refusal(merchant, sent["return_url"]):
+        return None  # the buyer stays on PanelPay's page
+    return with_query(sent["return_url"], notification(state, order, merchant))

@@ -303,6 +303,10 @@ def test_submits_outside_the_allowlist_or_at_localhost_are_refused_before_any_or
     _, fields, action = elsewhere.create_topup(elsewhere.add_user("eve"), 1)
     refused = requests.post(action, data=fields)
     assert refused.status_code == 400 and "evil.example.net" in refused.text and "notify hosts" in refused.text
+    xboard = XboardPanel(panel_db, url=site.base, pid=merchant["pid"], key=merchant["key"],
+                         base_url="https://evil.example.net", notify_domain="https://panel.example.com")
+    refused = requests.get(xboard.submit_url(xboard.create_order(xboard.add_user("r@example.com"), 100)))
+    assert refused.status_code == 400 and "return hosts" in refused.text and "evil.example.net" in refused.text
     assert site.rows(Order) == []
 
 

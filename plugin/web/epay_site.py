@@ -45,6 +45,16 @@ def _refused(message: str, status: int = 400):
 def add_protocol(bp: Blueprint) -> None:
     """The EPay v1 merchant endpoints, on ``bp``."""
 
+    @bp.errorhandler(TransientError)
+    @localized
+    def unavailable(exc):
+        log.warning("EPay site: database unavailable (%s)", exc)
+        if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in ("mapi", "api"):
+            return {"code": -1, "msg": "PanelPay's database is unavailable; try again in a minute"}, 503
+        return render("panelpay/message.html", 503, title=_("Please try again in a minute"),
+                      message=_("PanelPay cannot reach its database just now. Nothing was charged: go back and try "
+                                "again in a minute."), back_link=False)
+
     @bp.before_request
     def _deliver_what_is_owed():
         # Gateway-mode traffic starts the app's deliverer if it is not running (after a restart, say): it

@@ -1,0 +1,95 @@
+"""PanelPay on its own, as the operator's EPay site for panels that cannot mount it (Xboard, New-API):
+gateway mode without a host panel. One operator account (its password from the environment), no users,
+PanelPay's tables in a database of its own.
+
+    export PANELPAY_DATABASE_URL=postgresql+psycopg://panelpay@127.0.0.1/panelpay \\
+           PANELPAY_SECRET_KEY=<a long random string> PANELPAY_SITE_URL=https://pay.example.com \\
+           PANELPAY_ADMIN_PASSWORD=<the operator's password>
+    flask --app panelpay.standalone panelpay db upgrade
+    gunicorn -w 2 --threads 4 'panelpay.standalone:create_app()'     # then log in at /login
+
+Every other ``PANELPAY_*`` setting is read from the environment too (JSON values such as ``true`` or
+``1800`` are read as JSON, the rest as text).
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+
+from flask import Flask, redirect, render_template, request, session, url_for
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session
+
+from .balance import BalanceCallable, UserNotFound
+from .extension import PanelPay
+from .i18n import gettext as _, localized
+from .web.rendering import page_context
+
+#: Settings of this app itself, not of the extension: its database, the operator's password, and the folder
+#: for PanelPay's files (the spool; ``./instance`` by default).
+OWN = ("PANELPAY_DATABASE_URL", "PANELPAY_ADMIN_PASSWORD", "PANELPAY_INSTANCE")
+
+
+def _no_users(session: Session, user_id: str, credit) -> None:
+    raise UserNotFound("PanelPay runs on its own here (gateway mode): it has no users' balances to credit")
+
+
+def create_app(environ: dict | None = None) -> Flask:
+    """The standalone app, configured from ``environ`` (the process environment by default)."""
+    environ = os.environ if environ is None else environ
+    config = {}
+    for key, value in environ.items():
+        if key.startswith("PANELPAY_"):
+            try:
+                config[key] = json.loads(value)
+            except ValueError:
+                config[key] = value
+    missing = [key for key in ("PANELPAY_DATABASE_URL", "PANELPAY_SECRET_KEY", "PANELPAY_ADMIN_PASSWORD")
+               if not config.get(key)]
+    if missing:
+        raise RuntimeError("PanelPay on its own needs " + ", ".join(missing) + " in the environment (see "
+                           "the README, 'Use with Xboard / New-API').")
+    own = {key: str(config.pop(key, "")) for key in OWN}
+    app = Flask("panelpay.standalone", instance_path=os.path.abspath(own["PANELPAY_INSTANCE"] or "instance"))
+    password = own["PANELPAY_ADMIN_PASSWORD"]
+    app.config.update(SQLALCHEMY_DATABASE_URI=own["PANELPAY_DATABASE_URL"], SECRET_KEY=config["PANELPAY_SECRET_KEY"],
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True, PANELPAY_LOGIN_URL="/login",
+                      SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True})
+    app.config.update(config)
+    db = SQLAlchemy(app)
+    CSRFProtect(app)
+    PanelPay(app, db=db, balance=BalanceCallable(_no_users),
+             current_user_id=lambda: "operator" if session.get("operator") else None,
+             is_admin=lambda: bool(session.get("operator")), user_name=lambda user_id: user_id)
+    state = app.extensions["panelpay"]
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("panelpay_pages.admin_page"))
+
+    @app.route("/login", methods=["GET", "POST"])
+    @localized
+    def login():
+        source, error = request.remote_addr or "", None
+        if request.method == "POST":
+            if state.rejections.exhausted(source):
+                error, status = _("Too many wrong passwords from this address: try again in a minute."), 429
+            elif hmac.compare_digest(request.form.get("password", "").encode(), password.encode()):
+                session.clear()
+                session["operator"] = True
+                back = request.args.get("next", "")
+                return redirect(back if back[:1] == "/" and back[1:2] not in ("/", "\\") else url_for("home"))
+            else:
+                state.rejections.spend(source)
+                error, status = _("That is not the operator's password (PANELPAY_ADMIN_PASSWORD)."), 401
+            return render_template("panelpay/login.html", error=error, **page_context()), status
+        return render_template("panelpay/login.html", error=None, **page_context())
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("login"))
+
+    return app
