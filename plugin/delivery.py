@@ -22,24 +22,16 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
-import time
 from datetime import timedelta
 
-import requests
 from flask import current_app
-from sqlalchemy import create_engine, insert, or_, select, text, update
+from sqlalchemy import create_engine, or_, select, text, update
 
 from . import merchants, relay
-from .callback import translate
-from .callback import translate as _
-from .channels.signing import epay_md5
 from .db import TransientError, transient_errors
-from .models import (DELIVERED, DELIVERING, UNDELIVERED, Delivery, DeliveryAttempt, Merchant, Order, storable_text,
-                     utcnow)
-from .outbound import RefusedAddress
-from .outcomes import N_
+from .models import DELIVERED, DELIVERING, UNDELIVERED, Delivery, Merchant, Order, storable_text, utcnow
+from .panel_calls import call_panel, describe
 from .signals import emit, panel_notification_failed
 
 log = logging.getLogger("panelpay")
@@ -49,87 +41,6 @@ SCHEDULE = tuple(timedelta(seconds=s) for s in (15, 60, 240, 600, 1800, 3600, 72
 #: How long after delivery confirm by read looks (New-API answers ``success`` before it writes).
 CONFIRM_AFTER = timedelta(seconds=3)
 BATCH = 50
-
-#: What a panel's answer means, in words an operator can act on.
-CLASSIFICATIONS = {
-    "delivered": N_("delivered: the panel answered success"),
-    "verify_error": N_("the panel refused the signature (Xboard's 'verify error'): the key in the panel's payment "
-                       "settings is not this merchant's key"),
-    "fail": N_("the panel answered 'fail': in New-API, the key is wrong, EPay is not enabled, or the payment "
-               "compliance confirmation is not done"),
-    "html": N_("the panel answered with a web page, not 'success': the notify URL reaches the panel's front-end "
-               "(a catch-all), not its notify route; check the panel's callback address"),
-    "redirect": N_("the panel answered with a redirect (%(location)s): a forced-HTTPS rule or a wrong address; "
-                   "set the panel's callback address to where it really answers"),
-    "not_found": N_("the panel answered 404: no notify route at this address"),
-    "method": N_("the panel answered 405: its notify route does not take GET"),
-    "server_error": N_("the panel answered %(status)s: an error on the panel's side (Xboard answers 500 when the "
-                       "payment method is disabled); it is retried"),
-    "timeout": N_("the panel did not answer in time; it is retried"),
-    "tls": N_("the TLS connection failed (certificate or protocol): %(detail)s"),
-    "connection": N_("the panel could not be reached (connection refused or closed); it is retried"),
-    "refused_address": N_("PanelPay does not call this address: %(detail)s"),
-    "other": N_("the panel answered %(status)s: %(answer)s"),
-}
-
-
-def classify(response: requests.Response | None, error: Exception | None) -> tuple[str, dict]:
-    """The classification of one answer (a key of :data:`CLASSIFICATIONS`) and its values."""
-    if error is not None:
-        if isinstance(error, RefusedAddress):
-            return "refused_address", {"detail": str(error)}
-        if isinstance(error, requests.exceptions.SSLError):
-            return "tls", {"detail": str(error).split(":")[-1].strip()[:120] or "TLS error"}
-        if isinstance(error, requests.exceptions.Timeout):
-            return "timeout", {}
-        return "connection", {}
-    body = response.text[:2000].strip()
-    values = {"status": response.status_code, "answer": body[:100], "location": response.headers.get("Location", "")}
-    if response.status_code == 200 and body == "success":
-        return "delivered", values
-    if 300 <= response.status_code < 400:
-        return "redirect", values
-    if "verify error" in body:
-        return "verify_error", values
-    if body == "fail":
-        return "fail", values
-    if "html" in response.headers.get("Content-Type", "") or body[:1] == "<":
-        return "html", values
-    if response.status_code == 404:
-        return "not_found", values
-    if response.status_code == 405:
-        return "method", values
-    if response.status_code >= 500:
-        return "server_error", values
-    return "other", values
-
-
-def describe(classification: str, values: dict, say=lambda text, **v: text % v) -> str:
-    """A classification in words (``say``: :func:`~panelpay.callback.translate` for the reader's language)."""
-    template = CLASSIFICATIONS.get(classification, CLASSIFICATIONS["other"])
-    return say(template, **{k: values.get(k, "") for k in ("location", "status", "detail", "answer")})
-
-
-def call_panel(state, merchant: Merchant, url: str, params: dict, *, purpose: str, delivery_id=None,
-               order_id=None) -> tuple[str, dict]:
-    """One GET to a panel, logged: its classification and the values that describe it."""
-    http = state.http_for(f"merchant:{merchant.pid}")
-    started, response, error = utcnow(), None, None
-    clock = time.perf_counter()
-    try:
-        response = http.get(url, params=params, timeout=state.settings.http_timeout)
-    except (requests.RequestException, RefusedAddress) as exc:
-        error = exc
-    classification, values = classify(response, error)
-    with transient_errors(), state.engine.begin() as connection:
-        connection.execute(insert(DeliveryAttempt.__table__), {
-            "delivery_id": delivery_id, "merchant_id": merchant.id, "order_id": order_id, "purpose": purpose,
-            "url": relay.with_query(url, params)[:4000], "started_at": started,
-            "duration_ms": int((time.perf_counter() - clock) * 1000),
-            "http_status": response.status_code if response is not None else None,
-            "answer": storable_text(response.text[:255] if response is not None else str(error)[:255]),
-            "classification": classification})
-    return classification, values
 
 
 def _claim(state, delivery_id: int, now) -> bool:
@@ -305,38 +216,3 @@ def _owed(state) -> bool:
     with transient_errors(), state.session() as session:
         return session.execute(select(Delivery.id).join(Merchant, Merchant.id == Delivery.merchant_id)
                                .where((Delivery.status == DELIVERING) | unconfirmed).limit(1)).first() is not None
-
-
-# -- the downstream doctor -------------------------------------------------------------------------------
-
-def probe(state, merchant: Merchant, notify_url: str | None = None) -> dict:
-    """Send the panel a correctly signed notification for a made-up order (``PPPROBE…``, which no Xboard or
-    New-API order number can be): both panels answer ``success`` for an order they do not know and change
-    nothing, so ``success`` proves route, TLS, key and an enabled payment method end to end.
-
-    ``notify_url``: the panel's notify URL, else the one of the merchant's latest order."""
-    if not notify_url:
-        with transient_errors(), state.session() as session:
-            latest = session.execute(select(Order.relay).where(Order.merchant_id == merchant.id)
-                                     .order_by(Order.id.desc()).limit(1)).scalar()
-        notify_url = json.loads(latest or "{}").get("notify_url")
-    if not notify_url:
-        return {"ok": False, "notify_url": None, "classification": "no_url",
-                "message": _("No order has come from this panel yet, so its notify URL is not known: give it "
-                                     "(Xboard: https://panel.example.com/api/v1/guest/payment/notify/EPay/<uuid>; "
-                                     "New-API: https://panel.example.com/api/user/epay/notify).")}
-    refusal = merchants.notify_url_refusal(state, merchant, notify_url)
-    if refusal:
-        return {"ok": False, "notify_url": notify_url, "classification": "refused_address", "message": refusal}
-    nonce = secrets.token_hex(6).upper()
-    params = {"pid": merchant.pid, "trade_no": "PPPROBE" + nonce, "out_trade_no": "PPPROBE" + nonce, "type": "alipay",
-              "name": "PanelPay probe", "money": "0.01", "trade_status": "TRADE_SUCCESS"}
-    params["sign"] = epay_md5(params, merchants.key_of(state, merchant))
-    params["sign_type"] = "MD5"
-    classification, found = call_panel(state, merchant, notify_url, params, purpose="probe")
-    message = describe(classification, found, translate)
-    if classification == "delivered":
-        message = _("The panel answered success to a signed test notification: its notify route, TLS and "
-                            "key work end to end.")
-    return {"ok": classification == "delivered", "notify_url": notify_url, "classification": classification,
-            "message": message}

@@ -44,8 +44,8 @@ def run_doctor(state) -> list:
 
 def panel_findings(state) -> list:
     """Gateway mode's second leg: each enabled merchant's panel gets a signed test notification at the notify
-    URL of its latest order (:func:`panelpay.delivery.probe`); a merchant with no order yet is skipped."""
-    from .delivery import probe as probe_panel
+    URL of its latest order (:func:`panelpay.panel_calls.probe`); a merchant with no order yet is skipped."""
+    from .panel_calls import probe as probe_panel
     from .merchants import list_merchants
 
     found = []

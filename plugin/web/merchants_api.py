@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 from sqlalchemy import select
 
-from .. import delivery, merchants
+from .. import delivery, merchants, panel_calls
 from ..callback import translate as _
 from ..db import transient_errors
 from ..merchants import MerchantRefused
@@ -34,7 +34,7 @@ def delivery_view(row: Delivery, order: Order, merchant: Merchant, history: list
             "paid_late": order.paid_late,
             "history": [{"started_at": a.started_at, "purpose": a.purpose, "url": a.url, "duration_ms": a.duration_ms,
                          "http_status": a.http_status, "answer": a.answer, "classification": a.classification,
-                         "classification_text": delivery.describe(a.classification, {
+                         "classification_text": panel_calls.describe(a.classification, {
                              "status": a.http_status or "", "answer": a.answer[:100], "detail": a.answer[:120],
                              "location": ""}, _)} for a in history]}
 
@@ -87,7 +87,7 @@ def register(bp: Blueprint) -> None:
     def probe(pid: str):
         """The downstream doctor: a signed notification for a made-up order, sent to the panel."""
         data = json_body(ProbeIn(), allow_empty=True)
-        return dump(ProbeOut(), delivery.probe(state(), _merchant(pid), data.get("notify_url")))
+        return dump(ProbeOut(), panel_calls.probe(state(), _merchant(pid), data.get("notify_url")))
 
     @bp.get("/admin/api/deliveries")
     @admin_endpoint
