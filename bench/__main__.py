@@ -1,6 +1,6 @@
 """``python -m bench [name ...] [--quick] [--results PATH]``
 
-Runs the named benchmarks (default: all four, in order), each in a process of its own, and prints each
+Runs the named benchmarks (default: all five, in order), each in a process of its own, and prints each
 one's setup and Markdown tables. Running all of them at full size writes ``bench/RESULTS.md``; otherwise a
 report is written only where ``--results`` says.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import common
 
-BENCHMARKS = ("notify", "storm", "growth", "reconcile")
+BENCHMARKS = ("notify", "storm", "growth", "reconcile", "relay")
 
 
 def markdown(result: dict) -> str:
