@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
@@ -41,6 +43,8 @@ SCHEDULE = tuple(timedelta(seconds=s) for s in (15, 60, 240, 600, 1800, 3600, 72
 #: How long after delivery confirm by read looks (New-API answers ``success`` before it writes).
 CONFIRM_AFTER = timedelta(seconds=3)
 BATCH = 50
+#: Attempts one run makes at once.
+PARALLEL = 4
 
 
 def _claim(state, delivery_id: int, now) -> bool:
@@ -82,22 +86,33 @@ def attempt(state, delivery: Delivery, now) -> str:
 
 
 def run(state, *, now=None) -> dict:
-    """One pass: every due delivery attempted once, and due confirmations read. Safe to run at once in
-    several processes. Returns counts by classification. ``now``: the time the pass takes as now (a test
-    passes a later one instead of waiting for a schedule)."""
-    now = now or utcnow()
-    counts: dict[str, int] = {}
-    with transient_errors(), state.session() as session:
-        due = session.execute(select(Delivery).where(Delivery.status == DELIVERING, Delivery.next_attempt_at <= now,
-                                                     or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-                              .order_by(Delivery.next_attempt_at).limit(BATCH)).scalars().all()
-    for delivery in due:
-        classification = attempt(state, delivery, now)
-        if classification:
-            counts[classification] = counts.get(classification, 0) + 1
-    for result in confirm_due(state, now):
-        counts[f"confirm_{result}"] = counts.get(f"confirm_{result}", 0) + 1
-    return counts
+    """Attempt every due delivery once (first attempts before retries, :data:`PARALLEL` at a time, so one
+    slow panel holds up one of them, not everyone), batch after batch until none is due, then read back
+    due confirmations. Safe to run at once in several processes. Returns counts by classification.
+    ``now``: the time the run takes as now (a test passes a later one instead of waiting for a schedule)."""
+    app, fixed = current_app._get_current_object(), now
+    counts: Counter = Counter()
+    tried: set[int] = set()
+
+    def one(owed: Delivery) -> str:
+        with app.app_context():
+            return attempt(state, owed, fixed or utcnow())
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        while True:
+            moment = fixed or utcnow()
+            with transient_errors(), state.session() as session:
+                due = session.execute(
+                    select(Delivery).where(Delivery.status == DELIVERING, Delivery.next_attempt_at <= moment,
+                                           or_(Delivery.lease_until.is_(None), Delivery.lease_until < moment))
+                    .order_by(Delivery.attempts, Delivery.next_attempt_at).limit(BATCH)).scalars().all()
+            batch = [owed for owed in due if owed.id not in tried]
+            if not batch:
+                break
+            tried.update(owed.id for owed in batch)
+            counts.update(c for c in pool.map(one, batch) if c)
+    counts.update(f"confirm_{result}" for result in confirm_due(state, fixed or utcnow()))
+    return dict(counts)
 
 
 # -- confirm by read -------------------------------------------------------------------------------------

@@ -310,16 +310,25 @@ def test_submits_outside_the_allowlist_or_at_localhost_are_refused_before_any_or
     assert site.rows(Order) == []
 
 
-def test_confirm_by_read_catches_a_panel_that_answers_success_without_applying_it(site, panel_db):
+@pytest.mark.parametrize("panel_kind", ["xboard", "newapi"])
+def test_confirm_by_read_catches_a_panel_that_answers_success_without_applying_it(site, panel_db, panel_kind):
     site = site(PANELPAY_DELIVER_IN_APP=False)
     port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"), confirm_profile="xboard",
+    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"), confirm_profile=panel_kind,
                              confirm_url=panel_db)
-    panel = xboard_for(site, panel_db, merchant, port)
     alerts = []
     panel_notification_failed.connect(lambda sender, **kw: alerts.append(kw["reason"]), site.app, weak=False)
+    if panel_kind == "xboard":
+        panel = xboard_for(site, panel_db, merchant, port)
+        buy = lambda: buy_on_xboard(panel)  # noqa: E731
+        status = lambda trade_no: panel.order(trade_no)["status"]  # noqa: E731
+    else:
+        panel = newapi_for(site, panel_db, merchant, port)
+        buy = lambda: topup_on_newapi(panel)[::2]  # noqa: E731
+        status = lambda trade_no: panel.topup(trade_no)["status"]  # noqa: E731
     with served(panel, port):
-        out_trade_no, cashier = buy_on_xboard(panel)
+        out_trade_no, cashier = buy()
+        unpaid = status(out_trade_no)
         site.pay(cashier)
         assert wait_for(lambda: site.rows(Delivery))
         panel.behaviour = "success_without_apply"
@@ -330,8 +339,19 @@ def test_confirm_by_read_catches_a_panel_that_answers_success_without_applying_i
             assert delivery.run(site.state, now=now + timedelta(seconds=20)) == {"delivered": 1}
             assert delivery.run(site.state, now=now + timedelta(seconds=30)) == {"confirm_not_applied": 1}
     [owed] = site.rows(Delivery)
-    assert owed.confirmed == "not_applied" and panel.order(out_trade_no)["status"] == 0
+    assert owed.confirmed == "not_applied" and status(out_trade_no) == unpaid
     assert alerts and "did not apply it" in alerts[0]
+
+
+def test_newapi_answering_fail_is_explained_as_its_key_epay_switch_or_compliance(site, panel_db):
+    site = site(PANELPAY_DELIVER_IN_APP=False)
+    port = free_port()
+    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"))
+    panel = newapi_for(site, panel_db, merchant, port, compliance_confirmed=False)
+    with served(panel, port):
+        probe = site.admin.post(f"/payment/admin/api/merchants/{merchant['pid']}/doctor", json={
+            "notify_url": panel.callback_address + "/api/user/epay/notify"}).json
+    assert probe["ok"] is False and probe["classification"] == "fail" and "compliance" in probe["message"]
 
 
 def test_forged_or_changed_submits_are_refused_and_create_no_order(site, panel_db):
