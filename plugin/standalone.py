@@ -9,12 +9,13 @@ PanelPay's tables in a database of its own.
     gunicorn -w 2 --threads 4 'panelpay.standalone:create_app()'     # then log in at /login
 
 Every other ``PANELPAY_*`` setting is read from the environment too (JSON values such as ``true`` or
-``1800`` are read as JSON, the rest as text).
+``1800`` are read as JSON, the rest as text); a ``PANELPAY_*`` variable that is no setting is logged and ignored.
 """
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 import os
 
 from flask import Flask, redirect, render_template, request, session, url_for
@@ -23,6 +24,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from .balance import BalanceCallable, UserNotFound
+from .config import DEFAULTS
 from .extension import PanelPay
 from .i18n import gettext as _, localized
 from .web.rendering import page_context
@@ -39,13 +41,18 @@ def _no_users(session: Session, user_id: str, credit) -> None:
 def create_app(environ: dict | None = None) -> Flask:
     """The standalone app, configured from ``environ`` (the process environment by default)."""
     environ = os.environ if environ is None else environ
-    config = {}
+    config, ignored = {}, []
     for key, value in environ.items():
-        if key.startswith("PANELPAY_"):
+        if key in DEFAULTS or key in OWN:
             try:
                 config[key] = json.loads(value)
             except ValueError:
                 config[key] = value
+        elif key.startswith("PANELPAY_"):
+            ignored.append(key)
+    if ignored:  # another program's, or a misspelling: said, not fatal (the environment is shared)
+        logging.getLogger("panelpay").warning("PanelPay ignores these environment variables, which are not its "
+                                              "settings: %s", ", ".join(sorted(ignored)))
     missing = [key for key in ("PANELPAY_DATABASE_URL", "PANELPAY_SECRET_KEY", "PANELPAY_ADMIN_PASSWORD")
                if not config.get(key)]
     if missing:

@@ -178,7 +178,8 @@ def pay_at_panelpay(buyer: requests.Session, base: str, choose: requests.Respons
     assert "Choose how to pay" in choose.text, choose.text[:500]
     form = next(f for f in Forms(choose.text).forms if "panelpay_channel" in f["choices"])
     uuid = next(value for value in form["choices"]["panelpay_channel"]
-                if re.search(f'value="{value}"[^>]*> <span>{re.escape(channel_name)}</span>', choose.text))
+                if re.search(f'value="{value}"[^>]*>\\s*<span[^>]*>\\s*<span[^>]*>{re.escape(channel_name)}</span>',
+                             choose.text))
     cashier = submit(buyer, choose, form, panelpay_channel=uuid)
     assert cashier.status_code == 200 and "/payment/epay/pay/" in cashier.url, cashier.text[:500]
     trade_no = cashier.url.split("/pay/")[1].split("/")[0]

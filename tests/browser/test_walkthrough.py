@@ -21,7 +21,7 @@ SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "hei
 #: the user of a gateway-mode order, which the demo's emulated panels make).
 ALLOWED_LATIN = re.compile(
     r"https?://\S+|/\S*|\bPP[0-9A-Z]+\b|\bmerchant:\d+\b|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+\b|\b[a-z]+_[a-z_]+\b|\b\d{6,}\b|[\w.+-]+@[\w.-]+|"
-    r"\b(?:PanelPay|EPay|Alipay|APPID|ID|pid|MD5|RSA2?|PEM|base64|PKCS#\d|SPKI|QR|HTTP|HTTPS|URL|API|mapi|submit|"
+    r"\b(?:PanelPay|EPay|Alipay|APPID|ID|pid|MD5|RSA2?|PEM|base64|PKCS#\d|SPKI|QR|HTTP|HTTPS|TLS|URL|API|mapi|submit|"
     r"wap|page|precreate|pc|mobile|qq|wechat|alipay|wxpay|qqpay|bank|jdpay|paypal|jump|sandbox|demo|alice|admin|"
     r"CNY|JSON|CSV|IP|UTC|Top-up|notify|v\d|GET|POST|PANELPAY_\w+|flask|panelpay|doctor|db|upgrade|"
     r"success|fail|TRADE_\w+|EN|ZH|English|"
