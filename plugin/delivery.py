@@ -197,10 +197,10 @@ class Deliverer:
         with self.lock:
             if self.stopped:
                 return
-            if self.thread is None or not self.thread.is_alive():
+            self.event.set()
+            if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="panelpay-deliver", daemon=True)
                 self.thread.start()
-        self.event.set()
 
     def stop(self) -> None:
         """End the thread (after the attempt it may be making); :meth:`wake` no longer starts it."""
@@ -209,12 +209,12 @@ class Deliverer:
         self.event.set()
 
     def _loop(self) -> None:
-        owed = True
-        while owed and not self.stopped:
+        while True:
             self.event.wait(self.INTERVAL)
             self.event.clear()
             if self.stopped:
                 return
+            owed = True
             with self.app.app_context():
                 try:
                     run(self.state)
@@ -223,6 +223,10 @@ class Deliverer:
                     log.warning("delivering to panels: database unavailable (%s)", exc)
                 except Exception:  # noqa: BLE001 - the thread must live on; the next pass retries
                     log.exception("delivering to panels failed")
+            with self.lock:  # a wake() since the pass began means another pass; else end, and wake() restarts
+                if not owed and not self.event.is_set():
+                    self.thread = None
+                    return
 
 
 def _owed(state) -> bool:

@@ -3,7 +3,10 @@ test_gateway_mode.py)."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+
+import sqlalchemy as sa
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -13,7 +16,7 @@ from flask import Flask, request
 from panelpay.channels.signing import epay_md5
 from panelpay.orders import load_order
 from tests.conftest import add_user
-from tests.support.gateway import create_channel, login
+from tests.support.gateway import Signer, create_channel, login
 from tests.support.servers import free_port, serve_app
 
 
@@ -72,3 +75,49 @@ def test_a_panel_order_paid_through_the_sandbox_is_notified_once(make_app):
         assert page["items"][0]["history"][0]["classification"] == "delivered"
         again = buyer.get(cashier.url)
         assert "Paid" in again.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_settlement_while_the_apps_deliverer_is_ending_is_still_delivered(make_app):
+    """The app's deliverer ends when nothing is owed. A payment settled just after its last check (an event
+    listener of the test's holds the thread right there) still reaches the panel, with no cron."""
+    received = []
+    panel = Flask("panel")
+
+    @panel.get("/notify")
+    def notify():
+        received.append(request.args["out_trade_no"])
+        return "success"
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app(PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True)
+    state = app.extensions["panelpay"]
+    signer = Signer(state.sandbox)
+    checked = threading.Event()
+
+    def hold_after_the_last_check(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT panelpay_deliveries.id \nFROM") and "JOIN panelpay_merchants" in statement \
+                and not checked.is_set():
+            checked.set()
+            time.sleep(1.0)
+
+    with serve_app(app, port), serve_app(panel) as panel_base:
+        admin = login(app, add_user(app, "admin", is_admin=True))
+        channel = create_channel(admin, "epay", state.sandbox.channel_configs(base + "/payment/sandbox")["epay"])
+        merchant = admin.post("/payment/admin/api/merchants", json={
+            "name": "Panel", "notify_hosts": [urlsplit(panel_base).netloc], "channels": [channel["uuid"]]}).json
+        orders = []
+        for n in range(2):
+            params = {"pid": merchant["pid"], "out_trade_no": f"B{n}", "money": "1", "name": f"B{n}",
+                      "notify_url": panel_base + "/notify"}
+            params["sign"] = epay_md5(params, merchant["key"])
+            orders.append(requests.get(f"{base}/submit.php", params=params).url.split("/pay/")[1].split("/")[0])
+        with app.app_context():
+            notify_url = load_order(state, orders[0]).notify_url
+            sa.event.listen(state.engine, "after_cursor_execute", hold_after_the_last_check)
+        assert requests.get(notify_url, params=signer.epay(orders[0], "1.00", gateway_trade_no="G1")).text == "success"
+        assert checked.wait(10)  # delivered B0, found nothing more owed, about to end
+        assert requests.get(notify_url, params=signer.epay(orders[1], "1.00", gateway_trade_no="G2")).text == "success"
+        assert wait_for(lambda: len(received) == 2, 15), received
+    assert sorted(received) == ["B0", "B1"]

@@ -60,7 +60,7 @@ def add_protocol(bp: Blueprint) -> None:
         # Gateway-mode traffic starts the app's deliverer if it is not running (after a restart, say): it
         # delivers what is owed, then ends when nothing is.
         deliverer = state().deliverer
-        if deliverer is not None and (deliverer.thread is None or not deliverer.thread.is_alive()):
+        if deliverer is not None and deliverer.thread is None:
             deliverer.wake()
 
     @bp.route("/submit.php", methods=["GET", "POST"])
