@@ -47,28 +47,33 @@ BATCH = 50
 PARALLEL = 4
 
 
-def _claim(state, delivery_id: int, now) -> bool:
-    lease = now + timedelta(seconds=state.settings.http_timeout + 30)
+def _claim(state, delivery_id: int, now):
+    """Take ``delivery_id`` for one attempt: the lease it now holds, or None when it is not due or another
+    deliverer has it. The lease outlives the longest call (:func:`~panelpay.panel_calls.call_panel`)."""
+    lease = now + timedelta(seconds=2 * state.settings.http_timeout + 30)
     with transient_errors(), state.engine.begin() as connection:
-        return connection.execute(
+        won = connection.execute(
             update(Delivery.__table__)
             .where(Delivery.id == delivery_id, Delivery.status == DELIVERING, Delivery.next_attempt_at <= now,
                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
             .values(lease_until=lease, attempts=Delivery.attempts + 1)).rowcount == 1
+    return lease if won else None
 
 
 def attempt(state, delivery: Delivery, now) -> str:
     """Claim ``delivery`` and make one attempt; its classification ("" when another deliverer has it)."""
-    if not _claim(state, delivery.id, now):
+    lease = _claim(state, delivery.id, now)
+    if lease is None:
         return ""
     with transient_errors(), state.session() as session:
+        attempts = session.get(Delivery, delivery.id).attempts  # this one included, whoever made the others
         order = session.get(Order, delivery.order_id)
         merchant = session.get(Merchant, delivery.merchant_id)
-    sent = json.loads(order.relay or "{}")
-    classification, found = call_panel(state, merchant, sent["notify_url"], relay.notification(state, order, merchant),
-                                       purpose="deliver", delivery_id=delivery.id, order_id=order.id)
+    url = json.loads(order.relay or "{}")["notify_url"]
+    classification, found = call_panel(state, merchant, url, relay.notification(state, order, merchant),
+                                       purpose="deliver", delivery_id=delivery.id, order_id=order.id,
+                                       refused=merchants.notify_url_refusal(state, merchant, url))
     outcome = describe(classification, found)
-    attempts = delivery.attempts + 1
     values = {"lease_until": None, "last_outcome": storable_text(outcome)}
     if classification == "delivered":
         values.update(status=DELIVERED, delivered_at=now)
@@ -77,7 +82,12 @@ def attempt(state, delivery: Delivery, now) -> str:
     else:
         values.update(next_attempt_at=now + SCHEDULE[attempts - 1])
     with transient_errors(), state.engine.begin() as connection:
-        connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id).values(**values))
+        kept = connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id,
+                                                                   Delivery.lease_until == lease)
+                                  .values(**values)).rowcount
+    if not kept:  # cannot happen within the lease; say so rather than overwrite another deliverer's claim
+        log.warning("delivery %s: the attempt outlived its lease; its result is logged, not recorded", delivery.id)
+        return classification
     if values.get("status") == UNDELIVERED:
         reason = f"the panel's notification for {order.out_trade_no} was not delivered after {attempts} attempts: {outcome}"
         log.error("%s", reason)
@@ -117,57 +127,68 @@ def run(state, *, now=None) -> dict:
 
 # -- confirm by read -------------------------------------------------------------------------------------
 
-#: What each panel's table says of an order: (query, applied statuses, cancelled statuses).
+#: What each panel's table says of an order: (the orders it covers, the query, applied and cancelled statuses).
+#: New-API's subscriptions (``SUBUSR…``) are in another table, whose shape panels.md does not give: unchecked.
 CONFIRM_QUERIES = {
-    "xboard": ("SELECT status FROM v2_order WHERE trade_no = :out_trade_no", {1, 3}, {2}),
-    "newapi": ("SELECT status FROM top_ups WHERE trade_no = :out_trade_no", {"success"}, set()),
+    "xboard": ("", "SELECT status FROM v2_order WHERE trade_no = :out_trade_no", {1, 3}, {2}),
+    "newapi": ("USR", "SELECT status FROM top_ups WHERE trade_no = :out_trade_no", {"success"}, set()),
 }
+#: Seconds to wait for the panel's database to answer a connection.
+CONNECT_TIMEOUT = 5
 
 
 def confirm_due(state, now) -> list[str]:
-    """Read back delivered orders of merchants that gave a read-only database URL."""
+    """Read back delivered orders of merchants that gave a read-only database URL, oldest first."""
     with transient_errors(), state.session() as session:
         rows = session.execute(
             select(Delivery, Merchant).join(Merchant, Merchant.id == Delivery.merchant_id)
             .where(Delivery.status == DELIVERED, Delivery.confirmed.is_(None) | (Delivery.confirmed == "redelivered"),
                    Delivery.delivered_at <= now - CONFIRM_AFTER, Merchant.confirm_url != "")
-            .limit(BATCH)).all()
+            .order_by(Delivery.delivered_at).limit(BATCH)).all()
     return [confirm(state, delivery, merchant, now) for delivery, merchant in rows]
 
 
 def confirm(state, delivery: Delivery, merchant: Merchant, now) -> str:
-    """Whether the panel applied a delivered notification: applied, cancelled, redelivered, not_applied or
-    unreadable."""
+    """Whether the panel applied a delivered notification: applied, cancelled, redelivered, not_applied,
+    unchecked (an order the profile cannot read) or unreadable (the database did not answer: logged, not
+    retried; the delivery itself is done). Each result is written once, by whichever deliverer gets there
+    first; only that one alerts."""
     with transient_errors(), state.session() as session:
         order = session.get(Order, delivery.order_id)
-    query, applied, cancelled = CONFIRM_QUERIES[merchant.confirm_profile]
-    engine = create_engine(merchants.confirm_url_of(state, merchant), pool_pre_ping=True)
-    try:
-        with engine.connect() as connection:
-            status = connection.execute(text(query), {"out_trade_no": order.out_trade_no}).scalar()
-    except Exception as exc:  # noqa: BLE001 - the panel's database is outside; say so, never fail the run
-        log.warning("confirm by read for %s: the panel's database cannot be read (%s)", order.out_trade_no,
-                    type(exc).__name__)
-        return "unreadable"
-    finally:
-        engine.dispose()
-    if status in applied:
-        result = "applied"
-    elif status in cancelled:
-        result = "cancelled"
-        _alert(order, f"the panel had cancelled order {order.out_trade_no} before its payment arrived (paid "
-                      f"{order.total:.2f}): it is paid but not applied; refund it or apply it by hand")
-    elif delivery.confirmed is None:
-        result = "redelivered"  # once more: the panel may have lost its write after answering
+    covers, query, applied, cancelled = CONFIRM_QUERIES[merchant.confirm_profile]
+    status = None
+    if not order.out_trade_no.startswith(covers):
+        result = "unchecked"
     else:
-        result = "not_applied"
-        _alert(order, f"the panel answered success for order {order.out_trade_no} but did not apply it "
-                      f"(its status is {status!r})")
+        url = merchants.confirm_url_of(state, merchant)
+        timeout = {"sqlite": {"timeout": CONNECT_TIMEOUT}}.get(url.split(":", 1)[0].split("+")[0],
+                                                                  {"connect_timeout": CONNECT_TIMEOUT})
+        engine = create_engine(url, connect_args=timeout)
+        try:
+            with engine.connect() as connection:
+                status = connection.execute(text(query), {"out_trade_no": order.out_trade_no}).scalar()
+            result = "applied" if status in applied else "cancelled" if status in cancelled else \
+                "redelivered" if delivery.confirmed is None else "not_applied"
+        except Exception as exc:  # noqa: BLE001 - the panel's database is outside; say so, never fail the run
+            log.warning("confirm by read for %s: the panel's database cannot be read (%s)", order.out_trade_no,
+                        type(exc).__name__)
+            result = "unreadable"
+        finally:
+            engine.dispose()
     values = {"confirmed": result}
-    if result == "redelivered":
+    if result == "redelivered":  # once more: the panel may have lost its write after answering
         values.update(status=DELIVERING, next_attempt_at=now)
     with transient_errors(), state.engine.begin() as connection:
-        connection.execute(update(Delivery.__table__).where(Delivery.id == delivery.id).values(**values))
+        won = connection.execute(update(Delivery.__table__).where(
+            Delivery.id == delivery.id, Delivery.status == DELIVERED,
+            Delivery.confirmed.is_(None) if delivery.confirmed is None else Delivery.confirmed == delivery.confirmed)
+            .values(**values)).rowcount
+    if won and result == "cancelled":
+        _alert(order, f"the panel had cancelled order {order.out_trade_no} before its payment arrived (paid "
+                      f"{order.total:.2f}): it is paid but not applied; refund it or apply it by hand")
+    elif won and result == "not_applied":
+        _alert(order, f"the panel answered success for order {order.out_trade_no} but did not apply it "
+                      f"(its status is {status!r})")
     return result
 
 

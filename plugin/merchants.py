@@ -147,6 +147,8 @@ def regenerate_key(state, pid: str) -> tuple[Merchant, str]:
 
 
 def get_merchant(state, pid: str) -> Merchant:
+    if not (str(pid).isascii() and str(pid).isdigit()) or len(str(pid)) > 16:  # a pid is a number; anything else names no merchant
+        raise NotFound("no such merchant")
     with transient_errors(), state.session() as session:
         merchant = session.execute(select(Merchant).where(Merchant.pid == str(pid)[:16])).scalar_one_or_none()
     if merchant is None or merchant.pid != str(pid):
@@ -200,10 +202,24 @@ def view(state, merchant: Merchant, key: str | None = None) -> dict:
     return data
 
 
+def ambiguous(url: str) -> bool:
+    """Whether ``url`` could name one host to Python's parser and another to an HTTP client or a browser:
+    a backslash, a space or control character, or user information (``user@host``)."""
+    if "\\" in url or any(ord(c) < 33 or ord(c) == 127 for c in url):
+        return True
+    try:
+        return urlsplit(url).username is not None
+    except ValueError:
+        return True
+
+
 def notify_url_refusal(state, merchant: Merchant, url: str) -> str | None:
     """Why PanelPay will not notify ``url`` for ``merchant`` (in words), or None. Caught here, before the
     user pays: the panel's common misconfigurations (New-API's default ``http://localhost:3000``, a doubled
     slash, the panel's home page) and any host outside the merchant's allowlist."""
+    if ambiguous(url):
+        return _("The notify URL %(url)s holds a backslash, a space or a user name: PanelPay calls only plain "
+                 "addresses such as https://panel.example.com/api/user/epay/notify.", url=url[:200])
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
@@ -240,6 +256,9 @@ def return_url_refusal(merchant: Merchant, url: str) -> str | None:
     allowed = hosts(merchant, "return_hosts")
     if not url or not allowed:
         return None
+    if ambiguous(url):
+        return _("The return URL %(url)s holds a backslash, a space or a user name: PanelPay sends buyers only to "
+                 "plain addresses.", url=url[:200])
     try:
         parts = urlsplit(url)
         host, port = (parts.hostname or "").lower(), parts.port

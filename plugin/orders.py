@@ -114,6 +114,12 @@ def open_order(state, order: Order, channel: Channel, mobile: bool) -> Order:
     IntegrityError, before any gateway is called."""
     with transient_errors(), state.session() as session, session.begin():
         session.add(order)
+    return ask_gateway(state, order, channel, mobile)
+
+
+def ask_gateway(state, order: Order, channel: Channel, mobile: bool) -> Order:
+    """Ask the channel how to pay a pending order whose row is committed, and keep its answer (see
+    :func:`open_order`)."""
     try:
         action = channel_impl(state, channel).create(_pay_request(state, order, channel, mobile))
     except GatewayError as exc:

@@ -19,6 +19,7 @@ import socket
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.util import parse_url
 
 #: Names and addresses of cloud metadata services beyond the link-local range.
 _METADATA_NAMES = {"metadata.google.internal", "metadata", "instance-data", "metadata.tencentyun.com"}
@@ -108,12 +109,16 @@ class GuardedSession(requests.Session):
 
     def request(self, method, url, *args, **kwargs):
         kwargs["allow_redirects"] = False
-        self._check(url)
         return super().request(method, url, *args, **kwargs)
 
-    def _check(self, url: str) -> None:
-        host = urlsplit(url).hostname or ""
-        reason = url_refusal(url, allow_private=self.allow_private)
+    def send(self, request, **kwargs):
+        # The host checked is the one the connection goes to, as urllib3 reads the prepared URL (Python's
+        # urlsplit reads "http://a\\@b/" as host b; urllib3 connects to a).
+        self._check(parse_url(request.url).host or "")
+        return super().send(request, **kwargs)
+
+    def _check(self, host: str) -> None:
+        reason = refusal(host, allow_private=self.allow_private)
         if reason is None:
             try:
                 found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)

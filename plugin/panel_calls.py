@@ -46,7 +46,7 @@ CLASSIFICATIONS = {
 }
 
 
-def classify(response: requests.Response | None, error: Exception | None) -> tuple[str, dict]:
+def classify(status: int | None, headers: dict, body: str, error: Exception | None) -> tuple[str, dict]:
     """The classification of one answer (a key of :data:`CLASSIFICATIONS`) and its values."""
     if error is not None:
         if isinstance(error, RefusedAddress):
@@ -56,23 +56,23 @@ def classify(response: requests.Response | None, error: Exception | None) -> tup
         if isinstance(error, requests.exceptions.Timeout):
             return "timeout", {}
         return "connection", {}
-    body = response.text[:2000].strip()
-    values = {"status": response.status_code, "answer": body[:100], "location": response.headers.get("Location", "")}
-    if response.status_code == 200 and body == "success":
+    body = body.strip()
+    values = {"status": status, "answer": body[:100], "location": headers.get("Location", "")}
+    if status == 200 and body == "success":
         return "delivered", values
-    if 300 <= response.status_code < 400:
+    if 300 <= status < 400:
         return "redirect", values
     if "verify error" in body:
         return "verify_error", values
     if body == "fail":
         return "fail", values
-    if "html" in response.headers.get("Content-Type", "") or body[:1] == "<":
+    if "html" in headers.get("Content-Type", "") or body[:1] == "<":
         return "html", values
-    if response.status_code == 404:
+    if status == 404:
         return "not_found", values
-    if response.status_code == 405:
+    if status == 405:
         return "method", values
-    if response.status_code >= 500:
+    if status >= 500:
         return "server_error", values
     return "other", values
 
@@ -83,24 +83,41 @@ def describe(classification: str, values: dict, say=lambda text, **v: text % v) 
     return say(template, **{k: values.get(k, "") for k in ("location", "status", "detail", "answer")})
 
 
+#: Bytes of a panel's answer read (``success`` is seven; a catch-all's page is cut short).
+ANSWER_BYTES = 4096
+
+
 def call_panel(state, merchant: Merchant, url: str, params: dict, *, purpose: str, delivery_id=None,
-               order_id=None) -> tuple[str, dict]:
-    """One GET to a panel, logged: its classification and the values that describe it."""
-    http = state.http_for(f"merchant:{merchant.pid}")
-    started, response, error = utcnow(), None, None
+               order_id=None, refused: str | None = None) -> tuple[str, dict]:
+    """One GET to a panel, logged: its classification and the values that describe it. The whole call,
+    answer included, ends within twice ``PANELPAY_HTTP_TIMEOUT`` (a panel dripping its answer byte by byte
+    is cut off: a deliverer's lease outlives every call). ``refused``: why the URL is not called at all."""
+    timeout = state.settings.http_timeout
+    started, status, headers, body, error = utcnow(), None, {}, "", None
     clock = time.perf_counter()
     try:
-        response = http.get(url, params=params, timeout=state.settings.http_timeout)
+        if refused:
+            raise RefusedAddress(refused)
+        with state.http_for(f"merchant:{merchant.pid}").get(url, params=params, timeout=timeout,
+                                                            stream=True) as response:
+            status, headers, chunks = response.status_code, response.headers, []
+            for chunk in response.iter_content(512):
+                chunks.append(chunk)
+                if sum(map(len, chunks)) >= ANSWER_BYTES:
+                    break
+                if time.perf_counter() - clock > 2 * timeout:
+                    raise requests.exceptions.ReadTimeout("the answer took too long")
+            body = b"".join(chunks)[:ANSWER_BYTES].decode(response.encoding or "utf-8", "replace")
     except (requests.RequestException, RefusedAddress) as exc:
         error = exc
-    classification, values = classify(response, error)
+    classification, values = classify(status, headers, body, error)
     with transient_errors(), state.engine.begin() as connection:
         connection.execute(insert(DeliveryAttempt.__table__), {
             "delivery_id": delivery_id, "merchant_id": merchant.id, "order_id": order_id, "purpose": purpose,
             "url": relay.with_query(url, params)[:4000], "started_at": started,
             "duration_ms": int((time.perf_counter() - clock) * 1000),
-            "http_status": response.status_code if response is not None else None,
-            "answer": storable_text(response.text[:255] if response is not None else str(error)[:255]),
+            "http_status": status if error is None else None,
+            "answer": storable_text(body[:255] if error is None else str(error)[:255]),
             "classification": classification})
     return classification, values
 

@@ -19,16 +19,16 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import merchants
 from .callback import translate as _
-from .channels.signing import epay_md5
+from .channels.signing import PHP_TRIM, epay_md5
 from .db import transient_errors
-from .models import PAID, PENDING, TRADE_NO, Channel, Merchant, Order, utcnow
+from .models import CLOSED, PAID, PENDING, TRADE_NO, Channel, Merchant, Order, utcnow
 from .money import format_money
-from .orders import OrderRefused, limits, new_trade_no, notify_url_for, open_order
+from .orders import OrderRefused, ask_gateway, limits, load_order, new_trade_no, notify_url_for, open_order
 from .store import ChannelUnavailable, NotFound, channel_impl, get_settings
 
 #: What ``money`` may look like: what PHP prints for a float (``10``, ``9.9``) or ``"%.2f"`` (``7.30``).
@@ -54,7 +54,9 @@ class Submit:
 
 def read_submit(state, params: dict) -> Submit:
     """Verify a merchant's signed order (``submit.php``, ``mapi.php``). Raises :class:`SubmitRefused`."""
-    fields = {k: v for k, v in params.items() if k != CHOICE}
+    # What the signature does not cover is not taken: the choice the cashier adds, and values EPay's signer
+    # drops (empty after PHP's trim), which anyone could add to a signed URL and which would be echoed back.
+    fields = {k: v for k, v in params.items() if k != CHOICE and (k in ("sign", "sign_type") or v.strip(PHP_TRIM))}
     if any(len(k) > 64 or len(v) > FIELD_LIMIT for k, v in fields.items()):
         raise SubmitRefused(_("A parameter is too long."))
     try:
@@ -155,6 +157,24 @@ def open_relay(state, submit: Submit, channel: Channel, *, client_ip: str, mobil
         if found is None:
             raise
         return found
+
+
+#: How ``orders`` notes a gateway's refusal of a new order (which closes it at once).
+REFUSED = "gateway refused"
+
+
+def reopen(state, order: Order, *, mobile: bool) -> Order:
+    """A relay order its gateway refused (closed at once, so never payable), submitted again as it was: back
+    to pending with a new time limit, and its gateway asked again. Any other order is returned as it is."""
+    now = utcnow()
+    with transient_errors(), state.session() as session, session.begin():
+        reopened = session.execute(
+            update(Order).where(Order.id == order.id, Order.status == CLOSED, Order.paid_at.is_(None),
+                                Order.anomaly.startswith(REFUSED))
+            .values(status=PENDING, anomaly=None, expires_at=now + timedelta(seconds=state.settings.order_ttl))
+            .execution_options(synchronize_session=False)).rowcount
+    order = load_order(state, order.trade_no)
+    return ask_gateway(state, order, order.channel, mobile) if reopened else order
 
 
 def cashier_token(state, trade_no: str) -> str:

@@ -8,19 +8,22 @@ PanelPay's tables in a database of its own.
     flask --app panelpay.standalone panelpay db upgrade
     gunicorn -w 2 --threads 4 'panelpay.standalone:create_app()'     # then log in at /login
 
-Every other ``PANELPAY_*`` setting is read from the environment too (JSON values such as ``true`` or
-``1800`` are read as JSON, the rest as text); a ``PANELPAY_*`` variable that is no setting is logged and ignored.
+Every other ``PANELPAY_*`` setting is read from the environment too, as text (``true``, ``1800``,
+``10.00,50.00``); a ``PANELPAY_*`` variable that is no setting is logged and ignored. Behind a reverse proxy,
+``PANELPAY_PROXIES`` is the number of proxies in front (1 for one nginx): their forwarded client address,
+scheme and host are then believed (Werkzeug's ProxyFix), so that limits count each client, not the proxy.
 """
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
+from urllib.parse import urlsplit
 
 from flask import Flask, redirect, render_template, request, session, url_for
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.orm import Session
 
 from .balance import BalanceCallable, UserNotFound
@@ -29,13 +32,22 @@ from .extension import PanelPay
 from .i18n import gettext as _, localized
 from .web.rendering import page_context
 
-#: Settings of this app itself, not of the extension: its database, the operator's password, and the folder
-#: for PanelPay's files (the spool; ``./instance`` by default).
-OWN = ("PANELPAY_DATABASE_URL", "PANELPAY_ADMIN_PASSWORD", "PANELPAY_INSTANCE")
+#: Settings of this app itself, not of the extension: its database, the operator's password, the folder for
+#: PanelPay's files (the spool; ``./instance`` by default), and the number of reverse proxies in front.
+OWN = ("PANELPAY_DATABASE_URL", "PANELPAY_ADMIN_PASSWORD", "PANELPAY_INSTANCE", "PANELPAY_PROXIES")
 
 
 def _no_users(session: Session, user_id: str, credit) -> None:
     raise UserNotFound("PanelPay runs on its own here (gateway mode): it has no users' balances to credit")
+
+
+def _local(back: str) -> str | None:
+    """``back`` if it is a path on this site, else None: no scheme or host, no ``//`` or backslash after the
+    first slash, and no control character (browsers and Werkzeug drop tabs and newlines: ``/\t/evil``)."""
+    if not back.startswith("/") or back.startswith("//") or "\\" in back or any(ord(c) < 32 for c in back):
+        return None
+    parts = urlsplit(back)
+    return back if not parts.scheme and not parts.netloc else None
 
 
 def create_app(environ: dict | None = None) -> Flask:
@@ -44,10 +56,7 @@ def create_app(environ: dict | None = None) -> Flask:
     config, ignored = {}, []
     for key, value in environ.items():
         if key in DEFAULTS or key in OWN:
-            try:
-                config[key] = json.loads(value)
-            except ValueError:
-                config[key] = value
+            config[key] = value  # as text: every setting reads text ("true", "1800", "10.00,50.00")
         elif key.startswith("PANELPAY_"):
             ignored.append(key)
     if ignored:  # another program's, or a misspelling: said, not fatal (the environment is shared)
@@ -65,6 +74,11 @@ def create_app(environ: dict | None = None) -> Flask:
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True, PANELPAY_LOGIN_URL="/login",
                       SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True})
     app.config.update(config)
+    proxies = own["PANELPAY_PROXIES"] or "0"
+    if not proxies.isdigit():
+        raise RuntimeError("PANELPAY_PROXIES must be the number of reverse proxies in front of PanelPay (0, 1, 2…)")
+    if int(proxies):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(proxies), x_proto=int(proxies), x_host=int(proxies))
     db = SQLAlchemy(app)
     CSRFProtect(app)
     PanelPay(app, db=db, balance=BalanceCallable(_no_users),
@@ -86,8 +100,7 @@ def create_app(environ: dict | None = None) -> Flask:
             elif hmac.compare_digest(request.form.get("password", "").encode(), password.encode()):
                 session.clear()
                 session["operator"] = True
-                back = request.args.get("next", "")
-                return redirect(back if back[:1] == "/" and back[1:2] not in ("/", "\\") else url_for("home"))
+                return redirect(_local(request.args.get("next", "")) or url_for("home"))
             else:
                 state.rejections.spend(source)
                 error, status = _("That is not the operator's password (PANELPAY_ADMIN_PASSWORD)."), 401

@@ -72,6 +72,12 @@ def test_a_gateway_redirect_is_never_followed(world, caplog):
     assert "HTTP 302" in caplog.text  # the detail is the operator's
 
 
+def test_the_guarded_session_checks_the_host_the_connection_goes_to_not_the_one_python_reads():
+    """``http://127.0.0.1:9\\@example.com/`` is example.com to urlsplit, 127.0.0.1 to the HTTP client."""
+    with pytest.raises(RefusedAddress):
+        GuardedSession(allow_private=False).get("http://127.0.0.1:9\\@example.com/latest/meta-data", timeout=1)
+
+
 def test_the_guarded_session_refuses_addresses_as_they_resolve():
     session = GuardedSession(allow_private=False)
     for url in ("http://127.1:9/", "http://localhost:9/", "http://[::1]:9/", "http://169.254.169.254/latest"):

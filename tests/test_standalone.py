@@ -71,3 +71,22 @@ def test_the_operator_logs_in_adds_a_merchant_and_a_panel_is_paid_through_it(tmp
         assert requests.get(f"{base}/payment/checkout").url.startswith(f"{base}/login")  # no users here
     with app.app_context():
         assert migrate.current(app.extensions["panelpay"].engine) == migrate.head()
+
+
+def test_login_sends_back_only_to_a_path_of_this_site_and_counts_each_client_behind_its_proxy(tmp_path):
+    env = environment(f"sqlite:///{tmp_path}/p.sqlite", "http://127.0.0.1:5999")
+    with pytest.raises(RuntimeError, match="PANELPAY_PROXIES"):
+        create_app({**env, "PANELPAY_PROXIES": "one"})
+    app = create_app({**env, "PANELPAY_PROXIES": "1", "PANELPAY_REJECTIONS_PER_SOURCE": "3"})
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    for back in ("/%09/evil.example.net/phish", "//evil.example.net", "/\\evil.example.net", "https://evil.example.net"):
+        answer = client.post(f"/login?next={back}", data={"password": "correct horse"})
+        assert answer.status_code == 302 and answer.headers["Location"] == "/", (back, answer.headers["Location"])
+    assert client.post("/login?next=/payment/admin", data={"password": "correct horse"}).headers["Location"] \
+        == "/payment/admin"
+    for _ in range(3):
+        assert client.post("/login", data={"password": "no"}, headers={"X-Forwarded-For": "203.0.113.9"}
+                           ).status_code == 401
+    assert client.post("/login", data={"password": "no"}, headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+    assert client.post("/login", data={"password": "no"}, headers={"X-Forwarded-For": "198.51.100.4"}).status_code == 401

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
 #: The characters PHP's trim() removes (not Unicode whitespace such as U+3000, which PHP keeps).
-_PHP_TRIM = " \t\n\r\0\x0b"
+PHP_TRIM = " \t\n\r\0\x0b"
 
 
 def _php_text(value: object) -> str | None:
@@ -43,7 +43,7 @@ def _php_text(value: object) -> str | None:
         text = value
     else:
         return None
-    return text if text.strip(_PHP_TRIM) != "" else None
+    return text if text.strip(PHP_TRIM) != "" else None
 
 
 def epay_content(params: Mapping[str, object]) -> str:

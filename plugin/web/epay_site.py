@@ -12,10 +12,11 @@ from flask import Blueprint, abort, redirect, request, url_for
 from sqlalchemy import select
 
 from .. import merchants, relay
+from ..callback import default_base
 from ..channels.base import GatewayError
 from ..db import TransientError
 from ..i18n import gettext as _, localized, page_locale
-from ..models import PAID, PENDING, Order
+from ..models import PAID, PENDING, TRADE_NO, Order
 from ..money import format_money
 from ..orders import OrderRefused, current_payment, load_order, sync_order
 from ..relay import SubmitRefused
@@ -40,6 +41,27 @@ def _params() -> dict:
 def _refused(message: str, status: int = 400):
     return render("panelpay/message.html", status, title=_("This payment cannot start"), message=message,
                   back_link=False)
+
+
+def _relay_order(st, verified, params: dict, *, client_ip: str, mobile: bool):
+    """The relay order of a verified submit, and the channels that may take it: the order made by an identical
+    earlier submit (made payable again if its gateway had refused it), or a new one on the channel the buyer
+    chose or the only one that takes it; ``(None, channels)`` when the buyer must choose. Raises
+    :class:`SubmitRefused` (a changed re-submit) and :class:`OrderRefused`."""
+    order = relay.existing(st, verified)
+    if order is not None:
+        return relay.reopen(st, order, mobile=mobile), []
+    offered = relay.channels_for(st, verified)
+    if not offered:
+        raise OrderRefused(_("No payment method here takes this order (type %(type)s, %(amount)s): the operator can "
+                             "add one, or allow this merchant more channels.", type=params.get("type") or "-",
+                             amount=format_money(verified.amount)), code="channel", status=409)
+    chosen = params.get(relay.CHOICE)
+    channel = next((c for c in offered if c.uuid == chosen), None) if chosen else \
+        (offered[0] if len(offered) == 1 else None)
+    if channel is None:
+        return None, offered
+    return relay.open_relay(st, verified, channel, client_ip=client_ip, mobile=mobile), offered
 
 
 def add_protocol(bp: Blueprint) -> None:
@@ -73,29 +95,21 @@ def add_protocol(bp: Blueprint) -> None:
         params = _params()
         try:
             verified = relay.read_submit(st, params)
-            order = relay.existing(st, verified)
         except SubmitRefused as exc:
             st.rejections.spend(source)
             return _refused(str(exc))
+        try:
+            order, offered = _relay_order(st, verified, params, client_ip=source, mobile=is_mobile())
+        except SubmitRefused as exc:
+            return _refused(str(exc))
+        except OrderRefused as exc:
+            return _refused(str(exc), exc.status)
         if order is None:
-            offered = relay.channels_for(st, verified)
-            chosen = params.get(relay.CHOICE)
-            channel = next((c for c in offered if c.uuid == chosen), None) if chosen else \
-                (offered[0] if len(offered) == 1 else None)
-            if not offered:
-                return _refused(_("No payment method here takes this order (type %(type)s, %(amount)s): the operator "
-                                  "can add one, or allow this merchant more channels.",
-                                  type=params.get("type") or "-", amount=format_money(verified.amount)), 409)
-            if channel is None:
-                locale = page_locale()
-                choices = [{"uuid": c.uuid, "name": c.name, "kind_label": kind_label(c.kind, locale)} for c in offered]
-                return render("panelpay/epay_choose.html", channels=choices, merchant_name=verified.merchant.name,
-                              item=verified.fields["name"], amount=verified.amount, action=request.path,
-                              fields={k: v for k, v in params.items() if k != relay.CHOICE})
-            try:
-                order = relay.open_relay(st, verified, channel, client_ip=source, mobile=is_mobile())
-            except OrderRefused as exc:
-                return _refused(str(exc), exc.status)
+            locale = page_locale()
+            choices = [{"uuid": c.uuid, "name": c.name, "kind_label": kind_label(c.kind, locale)} for c in offered]
+            return render("panelpay/epay_choose.html", channels=choices, merchant_name=verified.merchant.name,
+                          item=verified.fields["name"], amount=verified.amount, action=request.path,
+                          fields={k: v for k, v in params.items() if k != relay.CHOICE})
         return redirect(relay.cashier_url(st, order))
 
     @bp.post("/mapi.php")
@@ -108,30 +122,28 @@ def add_protocol(bp: Blueprint) -> None:
         params = _params()
         try:
             verified = relay.read_submit(st, params)
-            order = relay.existing(st, verified)
         except SubmitRefused as exc:
             st.rejections.spend(source)
             return {"code": -1, "msg": str(exc)}
-        if order is None:
-            offered = relay.channels_for(st, verified)
-            if not offered:
-                return {"code": -1, "msg": _("No payment method here takes this order.")}
-            if len(offered) > 1:  # the buyer chooses at the cashier
-                return {"code": 1, "msg": "", "trade_no": "",
-                        "payurl": url_for(request.endpoint.replace("mapi", "submit"), _external=True, **{
-                            k: v for k, v in params.items() if k != relay.CHOICE})}
-            try:
-                order = relay.open_relay(st, verified, offered[0], client_ip=params.get("clientip") or source,
-                                         mobile=params.get("device") == "mobile")
-            except OrderRefused as exc:
-                return {"code": -1, "msg": str(exc)}
+        try:
+            order, _offered = _relay_order(st, verified, params, client_ip=params.get("clientip") or source,
+                                           mobile=params.get("device") == "mobile")
+        except (SubmitRefused, OrderRefused) as exc:
+            return {"code": -1, "msg": str(exc)}
+        base = default_base(st.settings.site_url)
+        if order is None:  # the buyer chooses at the cashier
+            chosen = {k: v for k, v in params.items() if k != relay.CHOICE}
+            return {"code": 1, "msg": "", "trade_no": "",
+                    "payurl": relay.with_query(base + url_for(request.endpoint.replace("mapi", "submit")), chosen)}
+        if order.status not in (PENDING, PAID):
+            return {"code": -1, "msg": _("This order can no longer be paid (its time ran out): start it again from "
+                                         "the panel.")}
         pay = current_payment(st, order)
         answer = {"code": 1, "msg": "", "trade_no": order.trade_no}
         if pay.get("method") == "qrcode" and pay.get("qr_code"):
             answer["qrcode"] = pay["qr_code"]
         else:
-            answer["payurl"] = url_for("panelpay_epay.cashier", trade_no=order.trade_no,
-                                       token=relay.cashier_token(st, order.trade_no), _external=True)
+            answer["payurl"] = base + relay.cashier_url(st, order)
         return answer
 
     @bp.get("/api.php")
@@ -151,10 +163,11 @@ def add_protocol(bp: Blueprint) -> None:
             st.rejections.spend(source)
             return {"code": -1, "msg": "wrong pid or key"}
         query = select(Order).where(Order.merchant_id == merchant.id)
-        if request.args.get("trade_no"):
-            query = query.where(Order.trade_no == request.args["trade_no"][:64])
-        else:
-            query = query.where(Order.out_trade_no == request.args.get("out_trade_no", "")[:64])
+        wanted = request.args.get("trade_no") or request.args.get("out_trade_no", "")
+        if not TRADE_NO.fullmatch(wanted):
+            return {"code": -1, "msg": "no such order"}
+        column = Order.trade_no if request.args.get("trade_no") else Order.out_trade_no
+        query = query.where(column == wanted)
         with st.session() as session:
             order = session.execute(query).scalar_one_or_none()
         if order is None:
