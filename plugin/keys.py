@@ -56,7 +56,10 @@ def load_private_key(text: str) -> rsa.RSAPrivateKey:
     """An RSA private key from PEM or bare base64, PKCS#1 or PKCS#8. Raises :class:`KeyFormatError`."""
     der = _der_blobs(text)[0][1]
     try:
-        key = serialization.load_der_private_key(der, password=None)  # PKCS#8 or PKCS#1
+        # PKCS#8 or PKCS#1. The key is the operator's own, pasted in the admin pages: OpenSSL's consistency
+        # check of its primes (~50 ms a key, at every save and every worker's first use) would guard only
+        # against a damaged key, whose signatures the gateway refuses and the doctor then reports.
+        key = serialization.load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError) as exc:
         try:
             serialization.load_der_public_key(der)
