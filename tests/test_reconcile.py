@@ -86,7 +86,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
 
     def events(self, timeout=5.0):
@@ -282,7 +282,7 @@ def test_two_reconcile_processes_at_once_credit_each_paid_order_once_and_query_e
     uuid = live.channels["epay_mapi"]["uuid"]
     trade_nos = []
     with live.app.test_request_context(base_url=live.base):
-        for _ in range(500):
+        for _ in range(300):  # more than one claim's batch (200): both runs take some
             order = create_order(live.state, user_id=str(live.alice_id), channel_uuid=uuid,
                                  amount=Decimal("1.00"), client_ip="127.0.0.1", mobile=False)
             trade_nos.append(order.trade_no)
@@ -297,10 +297,10 @@ def test_two_reconcile_processes_at_once_credit_each_paid_order_once_and_query_e
     outputs = [run.communicate(timeout=240) for run in runs]
     assert all(run.returncode == 0 for run in runs), outputs
     queried = [int(out.split("queried ")[1].split(",")[0]) for out, _ in outputs]
-    assert sum(queried) == 500, outputs
+    assert sum(queried) == 300, outputs
     counts = {t: live.sandbox.order(t)["queries"] for t in trade_nos}
     assert set(counts.values()) == {1}, {t: c for t, c in counts.items() if c != 1}
-    assert live.ledger() == 250 and live.balance() == Decimal("250.00")
+    assert live.ledger() == 150 and live.balance() == Decimal("150.00")
     assert {live.status({"trade_no": t}) for t in paid} == {"paid"}
 
 

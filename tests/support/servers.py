@@ -22,7 +22,7 @@ def serve_app(app, port: int | None = None):
     from panelpay.sandbox.__main__ import RedactingHandler
 
     server = make_server("127.0.0.1", port or free_port(), app, threaded=True, request_handler=RedactingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -53,7 +53,7 @@ def _handler(status: int, body: bytes, headers: dict):
 def stand_in(status: int = 200, body: bytes = b"", **headers: str):
     """A server answering every request with ``status``, ``body`` and ``headers`` ({host}, {path} filled)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(status, body, {k.replace("_", "-"): v for k, v in headers.items()}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
