@@ -44,7 +44,7 @@ ZH = {
     "Wrong user name or password.": "用户名或密码错误。", "Hello, %(name)s": "你好，%(name)s",
     "Your balance is": "您的余额为", "Open the PanelPay settings": "打开 PanelPay 设置",
     "to see the channels, the callback domain and the doctor.": "，查看支付通道、回调域名和自检。",
-    "Gateway mode": "网关模式",
+    "Gateway mode": "网关模式", "Gateway mode, without logging in:": "网关模式（无需登录）：",
     "Two emulated panels use PanelPay as their EPay site:": "两个模拟面板把 PanelPay 当作它们的易支付站点：",
     "Emulated Xboard": "模拟 Xboard", "Emulated New-API": "模拟 New-API",
     "click Buy on a plan, pay in the sandbox, and the order turns 已完成 (completed).":
