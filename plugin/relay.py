@@ -64,13 +64,13 @@ def read_submit(state, params: dict) -> Submit:
     except NotFound:
         raise SubmitRefused(_("There is no merchant %(pid)s here: check the pid (EpayId) in the panel's payment "
                               "settings.", pid=fields.get("pid", "")[:20])) from None
-    if not merchant.enabled:
-        raise SubmitRefused(_("Merchant %(pid)s is disabled on PanelPay.", pid=merchant.pid))
     expected = epay_md5(fields, merchants.key_of(state, merchant))
     if fields.get("sign_type", "MD5").upper() != "MD5" or not hmac.compare_digest(
             expected.encode(), fields.get("sign", "").lower().encode()):
         raise SubmitRefused(_("The signature does not match: the key (EpayKey) in the panel's payment settings is "
                               "not this merchant's key."))
+    if not merchant.enabled:  # said only to whoever holds the key
+        raise SubmitRefused(_("Merchant %(pid)s is disabled on PanelPay.", pid=merchant.pid))
     for name in ("out_trade_no", "notify_url", "name", "money"):
         if not fields.get(name):
             raise SubmitRefused(_("The order has no %(field)s.", field=name))
