@@ -176,3 +176,15 @@ def test_confirm_by_read_that_cannot_read_says_so_once_and_leaves_nothing_owed(s
             assert delivery.run(site.state, now=utcnow() + timedelta(seconds=20)) == {}
     assert counts == {"confirm_unreadable": 1, "confirm_unchecked": 1}
     assert sorted(d.confirmed for d in site.rows(Delivery)) == ["unchecked", "unreadable"]
+
+
+@SQLITE
+def test_a_disabled_merchant_takes_no_order_and_says_so_only_to_whoever_holds_its_key(site):
+    merchant = site.merchant("https://panel.example.com", site.channel("epay"))
+    assert site.admin.patch(f"/payment/admin/api/merchants/{merchant['pid']}", json={"enabled": False}).status_code == 200
+    params = signed(merchant, out_trade_no="A5", notify_url="https://panel.example.com/notify")
+    answer = requests.get(f"{site.base}/submit.php", params=params)
+    assert answer.status_code == 400 and "disabled" in answer.text
+    forged = requests.get(f"{site.base}/submit.php", params={**params, "sign": "0" * 32})
+    assert forged.status_code == 400 and "disabled" not in forged.text and "signature does not match" in forged.text
+    assert site.rows(Order) == []
