@@ -187,17 +187,31 @@ def epay_blueprints(prefix: str) -> list[tuple[Blueprint, str]]:
     bp.context_processor(page_context)
     add_protocol(bp)
 
+    def _held(trade_no: str, token: str):
+        """The relay order a cashier link names, if the link is valid (its token is the capability)."""
+        try:
+            order = load_order(state(), trade_no)
+        except NotFound:
+            return None
+        if order.merchant_id is None or not hmac.compare_digest(relay.cashier_token(state(), trade_no), token):
+            return None
+        return order
+
+    @bp.get("/pay/<trade_no>/<token>/status")
+    def cashier_status(trade_no: str, token: str):
+        """What the cashier page polls: the order's status (the page reloads when it changes)."""
+        order = _held(trade_no, token)
+        if order is None:
+            return {"error": "not_found"}, 404
+        return {"status": order.status}
+
     @bp.get("/pay/<trade_no>/<token>")
     @localized
     def cashier(trade_no: str, token: str):
         """The buyer's page for one relay order (the link is its capability): pay, wait, go back."""
         st = state()
-        try:
-            order = load_order(st, trade_no)
-        except NotFound:
-            order = None
-        if order is None or order.merchant_id is None or not hmac.compare_digest(
-                relay.cashier_token(st, trade_no), token):
+        order = _held(trade_no, token)
+        if order is None:
             return render("panelpay/message.html", 404, title=_("Order not found"),
                           message=_("This payment link is not valid. Start again from the site you are paying."),
                           back_link=False)
@@ -220,12 +234,15 @@ def epay_blueprints(prefix: str) -> list[tuple[Blueprint, str]]:
         pay = current_payment(st, order) if order.status == PENDING else {}
         allow_forms_to(st, [order.channel])
         qr = pay.get("qr_code") if pay.get("method") == "qrcode" else None
-        refresh = {"seconds": 3, "url": here} if order.status == PENDING else \
+        # Pending: the page's script polls and reloads once the status changes (without scripts, the page
+        # reloads itself every 5 s). Paid: back to the panel after 3 s.
+        refresh = {"seconds": 5, "url": here, "noscript": True} if order.status == PENDING else \
             ({"seconds": 3, "url": back} if back else None)
         return render("panelpay/epay_cashier.html", order=order, merchant_name=merchant.name,
                       item=sent.get("name", ""), pay=pay, qr_svg=_qr_svg(qr) if qr else None,
                       qr_link=qr if qr and qr.startswith(("https://", "http://")) else None,
-                      check_url=here + "?check=1", back_url=back, refresh=refresh, notice=notice)
+                      check_url=here + "?check=1", back_url=back, refresh=refresh, notice=notice,
+                      page_data={"status_url": here + "/status", "status": order.status})
 
     root = Blueprint("panelpay_epay_root", __name__)
     root.context_processor(page_context)
