@@ -188,3 +188,14 @@ def test_a_disabled_merchant_takes_no_order_and_says_so_only_to_whoever_holds_it
     forged = requests.get(f"{site.base}/submit.php", params={**params, "sign": "0" * 32})
     assert forged.status_code == 400 and "disabled" not in forged.text and "signature does not match" in forged.text
     assert site.rows(Order) == []
+
+
+@SQLITE
+def test_the_cashier_status_answers_only_its_link(site):
+    merchant = site.merchant("https://panel.example.com", site.channel("epay"))
+    cashier = requests.get(f"{site.base}/submit.php", params=signed(
+        merchant, out_trade_no="A6", notify_url="https://panel.example.com/notify"))
+    assert requests.get(cashier.url + "/status").json() == {"status": "pending"}
+    forged = cashier.url.rsplit("/", 1)[0] + "/" + "0" * 20 + "/status"
+    assert requests.get(forged).status_code == 404
+    assert 'id="pp-data"' in cashier.text and "cashier.js" in cashier.text
