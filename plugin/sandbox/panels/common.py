@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
@@ -70,8 +70,12 @@ def row_dict(row) -> dict | None:
 
 # --- the fault switch --------------------------------------------------------------------------------------
 
-class BehaviourMixin:
-    """``behaviour``: one of :data:`BEHAVIOURS`, read and set from any thread."""
+class EmulatedPanel:
+    """What both emulated panels share: ``behaviour`` (one of :data:`BEHAVIOURS`, read and set from any
+    thread), what reached them (:attr:`received`), and their database engine (:meth:`close`)."""
+
+    recorder: "Recorder"
+    engine: Any
 
     def _init_behaviour(self) -> None:
         self._behaviour_lock = threading.Lock()
@@ -88,6 +92,17 @@ class BehaviourMixin:
             raise ValueError(f"behaviour must be one of {', '.join(BEHAVIOURS)}; got {value!r}")
         with self._behaviour_lock:
             self._behaviour = value
+
+    @property
+    def received(self) -> list["Received"]:
+        return self.recorder.items()
+
+    def clear_received(self) -> None:
+        self.recorder.clear()
+
+    def close(self) -> None:
+        """Releases the database connections (the app stays usable; it reconnects on demand)."""
+        self.engine.dispose()
 
 
 # --- what reached the panel --------------------------------------------------------------------------------

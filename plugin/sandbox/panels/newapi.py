@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import sqlalchemy as sa
 from flask import Flask, Response, abort, redirect, request
 
-from .common import BehaviourMixin, Recorder, Received, install_hooks, make_engine, now, render_page, row_dict
+from .common import EmulatedPanel, Recorder, Received, install_hooks, make_engine, now, render_page, row_dict
 
 QUOTA_PER_UNIT = 500_000  # common.QuotaPerUnit = 500 * 1000.0
 TOPUP_NOTIFY_PATH = "/api/user/epay/notify"
@@ -160,7 +160,7 @@ def _random_string(length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-class NewApiPanel(BehaviourMixin):
+class NewApiPanel(EmulatedPanel):
     """New-API's side of EPay on its own tables. ``app`` is the WSGI app; :meth:`set_base_url` sets
     ``ServerAddress`` once it is served (until then it is New-API's default ``http://localhost:3000``).
 
@@ -407,19 +407,6 @@ class NewApiPanel(BehaviourMixin):
         else:
             work()
         return response
-
-    def close(self) -> None:
-        """Releases the database connections (the app stays usable; it reconnects on demand)."""
-        self.engine.dispose()
-
-    # --- recorder ------------------------------------------------------------------------------------------
-
-    @property
-    def received(self) -> list[Received]:
-        return self.recorder.items()
-
-    def clear_received(self) -> None:
-        self.recorder.clear()
 
     # --- the app -------------------------------------------------------------------------------------------
 

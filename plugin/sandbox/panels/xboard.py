@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 import sqlalchemy as sa
 from flask import Flask, Response, abort, has_request_context, redirect, request
 
-from .common import BehaviourMixin, Recorder, Received, install_hooks, make_engine, now, php_float_text, \
+from .common import EmulatedPanel, Recorder, Received, install_hooks, make_engine, now, php_float_text, \
     php_money, render_page, row_dict
 
 NOTIFY_PREFIX = "/api/v1/guest/payment/notify/"
@@ -223,7 +223,7 @@ def _random_char(length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-class XboardPanel(BehaviourMixin):
+class XboardPanel(EmulatedPanel):
     """Xboard's side of EPay on its own tables. ``app`` is the WSGI app; call :meth:`set_base_url` once it is
     served (Xboard's ``url()``: the base of notify_url and return_url)."""
 
@@ -439,19 +439,6 @@ class XboardPanel(BehaviourMixin):
             return connection.execute(self.orders.update().where(
                 self.orders.c.status == PENDING, self.orders.c.created_at <= cutoff).values(
                 status=CANCELLED, updated_at=now())).rowcount
-
-    def close(self) -> None:
-        """Releases the database connections (the app stays usable; it reconnects on demand)."""
-        self.engine.dispose()
-
-    # --- recorder ------------------------------------------------------------------------------------------
-
-    @property
-    def received(self) -> list[Received]:
-        return self.recorder.items()
-
-    def clear_received(self) -> None:
-        self.recorder.clear()
 
     # --- the app -------------------------------------------------------------------------------------------
 
