@@ -70,6 +70,18 @@ def app(make_app):
     return make_app()
 
 
+@pytest.fixture
+def live(make_app):
+    """``(app, base)``: a host app with the sandbox, served on a port of its own."""
+    from tests.support.servers import free_port, serve_app
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app(PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True)
+    with serve_app(app, port):
+        yield app, base
+
+
 def add_user(app, username="alice", *, is_admin=False) -> int:
     with app.app_context():
         user = app.User(username=username, is_admin=is_admin)

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from panelpay.models import Order
 from tests.conftest import World, add_user
 from tests.support.gateway import create_channel, login
-from tests.support.servers import free_port, serve_app
 
 #: What is said to a person does not depend on the database: one is enough.
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -95,15 +94,6 @@ def test_a_bad_maximum_amount_setting_is_refused_at_startup(make_app, value):
     with pytest.raises(ConfigError) as info:
         make_app(PANELPAY_MAX_AMOUNT=value)
     assert "PANELPAY_MAX_AMOUNT" in info.value.problems
-
-
-@pytest.fixture
-def live(make_app):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = make_app(PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True)
-    with serve_app(app, port):
-        yield app, base
 
 
 def test_a_gateway_refusal_is_a_sentence_for_the_user_and_the_detail_for_the_operator(live):

@@ -8,7 +8,6 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -16,11 +15,10 @@ import requests
 from panelpay import delivery
 from panelpay.channels.signing import epay_md5
 from panelpay.models import Delivery, Order, utcnow
-from panelpay.panel_calls import call_panel
 from panelpay.merchants import get_merchant
-from tests.test_gateway_mode import Site, wait_for
-from tests.support.servers import free_port, serve_app
-from flask import Flask, request
+from panelpay.panel_calls import call_panel
+from tests.support.servers import free_port, panel_stand_in, serve_app, wait_for
+from tests.test_gateway_mode import Site
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -155,15 +153,7 @@ def test_a_relay_order_its_gateway_refused_is_payable_when_submitted_again(site)
 
 @SQLITE
 def test_confirm_by_read_that_cannot_read_says_so_once_and_leaves_nothing_owed(site, tmp_path):
-    received = []
-    panel = Flask("panel")
-
-    @panel.get("/notify")
-    def notify():
-        received.append(request.args["out_trade_no"])
-        return "success"
-
-    with serve_app(panel) as panel_base:
+    with panel_stand_in() as (panel_base, received):
         merchant = site.merchant(panel_base, site.channel("epay"), confirm_profile="newapi",
                                  confirm_url=f"sqlite:///{tmp_path}/missing/newapi.sqlite")
         for out_trade_no in ("USR1NOabcdef1700000000", "SUBUSR1NOabcdef1700000000"):

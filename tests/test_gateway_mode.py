@@ -28,21 +28,12 @@ from panelpay.signals import panel_notification_failed
 from tests.conftest import add_channel_row, add_user
 from tests.support import databases
 from tests.support.gateway import Signer, create_channel, login
-from tests.support.servers import free_port, hanging_server, serve_app
+from tests.support.servers import free_port, hanging_server, serve_app, wait_for
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "mariadb"], indirect=True)
 
 UPSTREAMS = {"epay": ("epay", "epay"), "alipay_qr": ("alipay", "alipay_qr")}
 LATER = timedelta(days=2)
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Site:

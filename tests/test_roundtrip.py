@@ -2,7 +2,6 @@
 pay at the cashier, the notification arrives and is verified, the query answers paid."""
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -12,27 +11,9 @@ from panelpay.channels.base import PaymentStatus
 from panelpay.store import channel_impl, get_channel
 from tests.conftest import add_user
 from tests.support.gateway import create_channel, login
-from tests.support.servers import free_port, serve_app
+from tests.support.servers import wait_for
 
 PRODUCTS = ["epay", "epay_mapi", "epay_rsa", "alipay", "alipay_wap", "alipay_qr", "alipay_cert"]
-
-
-@pytest.fixture
-def live(make_app):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = make_app(PANELPAY_SITE_URL=base, PANELPAY_SANDBOX=True)
-    with serve_app(app, port):
-        yield app, base
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
@@ -64,7 +45,7 @@ def test_pay_at_the_sandbox_cashier_and_get_credited(live, product):
     paid = requests.post(f"{base}/payment/sandbox/_pay/{order['trade_no']}")
     assert paid.status_code == 200, paid.text
 
-    assert wait_for(lambda: alice.get(f"{base}/payment/api/orders/{order['trade_no']}").json()["status"] == "paid")
+    assert wait_for(lambda: alice.get(f"{base}/payment/api/orders/{order['trade_no']}").json()["status"] == "paid", 10.0)
     assert alice.get(f"{base}/payment/api/orders/{order['trade_no']}").json()["paid_at"]
     with app.app_context():
         report = impl.query(order["trade_no"])

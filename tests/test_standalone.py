@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 import requests
@@ -14,7 +13,7 @@ import requests
 from panelpay import migrate
 from panelpay.sandbox.panels import NewApiPanel
 from panelpay.standalone import create_app
-from tests.support.servers import free_port, serve_app
+from tests.support.servers import free_port, serve_app, wait_for
 
 def environment(db_url: str, base: str) -> dict:
     return {"PANELPAY_DATABASE_URL": db_url, "PANELPAY_SECRET_KEY": "s" * 40, "PANELPAY_SITE_URL": base,
@@ -64,9 +63,7 @@ def test_the_operator_logs_in_adds_a_merchant_and_a_panel_is_paid_through_it(tmp
             assert cashier.status_code == 200 and "Alipay" in cashier.text
             ours = cashier.url.split("/pay/")[1].split("/")[0]
             assert requests.post(f"{base}/payment/sandbox/_pay/{ours}").status_code == 200
-            deadline = time.monotonic() + 15
-            while panel.topup(trade_no)["status"] != "success" and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: panel.topup(trade_no)["status"] == "success")
         assert panel.topup(trade_no)["status"] == "success" and panel.quota(user) == 500000
         assert requests.get(f"{base}/payment/checkout").url.startswith(f"{base}/login")  # no users here
     with app.app_context():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 from werkzeug.serving import make_server
 
@@ -72,3 +74,31 @@ def hanging_server():
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         sock.close()
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    """Ask ``predicate`` every 50 ms until it holds (True) or ``timeout`` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def panel_stand_in():
+    """A panel's notify route at ``<base>/notify`` that answers ``success``; yields ``(base, received)``, the
+    query of each call decoded into a dict, in the order they came."""
+    from flask import Flask, request
+
+    received: list[dict] = []
+    panel = Flask("panel")
+
+    @panel.get("/notify")
+    def notify():
+        received.append(dict(parse_qsl(request.query_string.decode(), keep_blank_values=True)))
+        return "success"
+
+    with serve_app(panel) as base:
+        yield base, received
