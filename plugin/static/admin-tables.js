@@ -10,6 +10,19 @@ function sourceLabel(source) {
 
 const PER_PAGE = 20;
 
+/** Hides `detail` (a table row under another) and returns the "Details" button that shows and hides it. */
+export function detailsToggle(detail) {
+  detail.hidden = true;
+  const toggle = el("button", { class: "pp-button pp-small", text: t("admin.details"),
+    attrs: { type: "button", "aria-expanded": "false" } });
+  toggle.addEventListener("click", () => {
+    detail.hidden = !detail.hidden;
+    toggle.textContent = detail.hidden ? t("admin.details") : t("admin.hide");
+    toggle.setAttribute("aria-expanded", String(!detail.hidden));
+  });
+  return toggle;
+}
+
 /**
  * A filtered, paged table: `render(item)` returns the rows of one item. The filters live in the page's URL
  * (`<name>.<filter>=`), so a filtered view can be reloaded, bookmarked and shared. Returns `load()`.
@@ -152,14 +165,7 @@ export function setupDeliveryLog(data) {
 
   function render(item) {
     const detail = detailsRow(item, onReplay);
-    detail.hidden = true;
-    const toggle = el("button", { class: "pp-button pp-small", text: t("admin.details"),
-      attrs: { type: "button", "aria-expanded": "false" } });
-    toggle.addEventListener("click", () => {
-      detail.hidden = !detail.hidden;
-      toggle.textContent = detail.hidden ? t("admin.details") : t("admin.hide");
-      toggle.setAttribute("aria-expanded", String(!detail.hidden));
-    });
+    const toggle = detailsToggle(detail);
     const row = el("tr", { data: { id: String(item.id) } },
       el("td", { class: "pp-num", text: item.id }),
       el("td", { text: localTime(item.received_at) }),

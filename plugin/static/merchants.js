@@ -2,7 +2,7 @@
 // and the settings to paste into Xboard and New-API (shown once, right after it is made), the panel test
 // (the downstream doctor), and the notifications owed to panels with every attempt. Everything is text.
 import { api, el, labelCells, localTime, showMessages, t } from "./common.js";
-import { pagedTable } from "./admin-tables.js";
+import { detailsToggle, pagedTable } from "./admin-tables.js";
 
 /** Host names as typed: separated by commas, spaces or new lines. */
 function splitHosts(text) {
@@ -334,14 +334,7 @@ function setupDeliveries(data, merchantNames) {
     const detail = el("tr", { class: "pp-detail-row" }, el("td", { attrs: { colspan: 7 } },
       history.length ? el("ol", { class: "pp-attempts" }, history.map(attemptItem))
         : el("p", { class: "pp-muted", text: t("deliveries.no_attempts") })));
-    detail.hidden = true;
-    const toggle = el("button", { class: "pp-button pp-small", text: t("admin.details"),
-      attrs: { type: "button", "aria-expanded": "false" } });
-    toggle.addEventListener("click", () => {
-      detail.hidden = !detail.hidden;
-      toggle.textContent = detail.hidden ? t("admin.details") : t("admin.hide");
-      toggle.setAttribute("aria-expanded", String(!detail.hidden));
-    });
+    const toggle = detailsToggle(detail);
     const last = history.length ? history[history.length - 1].classification_text : item.last_outcome;
     const row = el("tr", { data: { id: String(item.id) } },
       el("td", {}, el("div", {}, el("code", { class: "pp-break pp-trade", text: item.trade_no }),
