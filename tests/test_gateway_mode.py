@@ -111,6 +111,17 @@ def newapi_for(site: Site, panel_db: str, merchant: dict, port: int, **options) 
                        ServerAddress=f"http://127.0.0.1:{port}", **options)
 
 
+def panel_for(site: Site, kind: str, panel_db: str, product: str = "epay", options: dict | None = None,
+              **merchant_extra):
+    """A merchant whose panel (``xboard`` or ``newapi``, on ``panel_db``) is to be served on a free port:
+    ``(panel, merchant, port)``. ``options``: the New-API panel's settings; the rest go to the merchant."""
+    port = free_port()
+    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel(product), **merchant_extra)
+    if kind == "xboard":
+        return xboard_for(site, panel_db, merchant, port), merchant, port
+    return newapi_for(site, panel_db, merchant, port, **(options or {})), merchant, port
+
+
 def buy_on_xboard(xboard: XboardPanel, cents: int = 990) -> tuple[str, requests.Response]:
     trade_no = xboard.create_order(xboard.add_user(f"u{time.monotonic_ns()}@example.com"), cents)
     return trade_no, requests.get(xboard.submit_url(trade_no))  # the browser's GET redirect
@@ -127,17 +138,14 @@ def topup_on_newapi(newapi: NewApiPanel, amount: int = 2) -> tuple[str, int, req
 def test_each_panel_is_paid_once_with_a_notification_it_verifies_under_its_own_key(site, panel_db, panel_kind,
                                                                                    product):
     site = site()
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel(product))
+    panel, merchant, port = panel_for(site, panel_kind, panel_db, product)
     if panel_kind == "xboard":
-        panel = xboard_for(site, panel_db, merchant, port)
         with served(panel, port):
             out_trade_no, cashier = buy_on_xboard(panel)
             submitted = panel.submit_params(out_trade_no)
             site.pay(cashier)
             assert wait_for(lambda: panel.order(out_trade_no)["status"] == 3)
     else:
-        panel = newapi_for(site, panel_db, merchant, port)
         with served(panel, port):
             out_trade_no, user, cashier = topup_on_newapi(panel, 2)
             submitted = None
@@ -161,9 +169,7 @@ def test_each_panel_is_paid_once_with_a_notification_it_verifies_under_its_own_k
 
 def test_duplicate_upstream_notifications_and_reconcile_settle_once_and_deliver_once(site, panel_db):
     site = site()
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"))
-    panel = newapi_for(site, panel_db, merchant, port)
+    panel, merchant, port = panel_for(site, "newapi", panel_db)
     with served(panel, port):
         out_trade_no, user, cashier = topup_on_newapi(panel, 3)
         trade_no = cashier.url.split("/pay/")[1].split("/")[0]
@@ -206,9 +212,7 @@ def test_duplicate_upstream_notifications_and_reconcile_settle_once_and_deliver_
 
 def test_a_panel_down_then_failing_then_up_is_delivered_once_with_every_attempt_classified(site, panel_db):
     site = site(PANELPAY_DELIVER_IN_APP=False)
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"))
-    panel = xboard_for(site, panel_db, merchant, port)
+    panel, merchant, port = panel_for(site, "xboard", panel_db)
     with served(panel, port):  # the buyer reaches the panel; its notify route is down from here on
         out_trade_no, cashier = buy_on_xboard(panel)
     site.pay(cashier)
@@ -258,9 +262,7 @@ def test_a_deliverer_killed_mid_delivery_loses_nothing_and_doubles_nothing(site,
 
 def test_a_catch_all_answering_html_is_not_delivered_and_the_doctor_says_so(site, panel_db):
     site = site(PANELPAY_DELIVER_IN_APP=False)
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"))
-    panel = xboard_for(site, panel_db, merchant, port)
+    panel, merchant, port = panel_for(site, "xboard", panel_db)
     with served(panel, port):
         out_trade_no, cashier = buy_on_xboard(panel)
         site.pay(cashier)
@@ -306,17 +308,13 @@ def test_submits_outside_the_allowlist_or_at_localhost_are_refused_before_any_or
 @pytest.mark.parametrize("panel_kind", ["xboard", "newapi"])
 def test_confirm_by_read_catches_a_panel_that_answers_success_without_applying_it(site, panel_db, panel_kind):
     site = site(PANELPAY_DELIVER_IN_APP=False)
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"), confirm_profile=panel_kind,
-                             confirm_url=panel_db)
+    panel, merchant, port = panel_for(site, panel_kind, panel_db, confirm_profile=panel_kind, confirm_url=panel_db)
     alerts = []
     panel_notification_failed.connect(lambda sender, **kw: alerts.append(kw["reason"]), site.app, weak=False)
     if panel_kind == "xboard":
-        panel = xboard_for(site, panel_db, merchant, port)
         buy = lambda: buy_on_xboard(panel)  # noqa: E731
         status = lambda trade_no: panel.order(trade_no)["status"]  # noqa: E731
     else:
-        panel = newapi_for(site, panel_db, merchant, port)
         buy = lambda: topup_on_newapi(panel)[::2]  # noqa: E731
         status = lambda trade_no: panel.topup(trade_no)["status"]  # noqa: E731
     with served(panel, port):
@@ -338,9 +336,7 @@ def test_confirm_by_read_catches_a_panel_that_answers_success_without_applying_i
 
 def test_newapi_answering_fail_is_explained_as_its_key_epay_switch_or_compliance(site, panel_db):
     site = site(PANELPAY_DELIVER_IN_APP=False)
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"))
-    panel = newapi_for(site, panel_db, merchant, port, compliance_confirmed=False)
+    panel, merchant, port = panel_for(site, "newapi", panel_db, options={"compliance_confirmed": False})
     with served(panel, port):
         probe = site.admin.post(f"/payment/admin/api/merchants/{merchant['pid']}/doctor", json={
             "notify_url": panel.callback_address + "/api/user/epay/notify"}).json
@@ -382,9 +378,7 @@ def test_forged_or_changed_submits_are_refused_and_create_no_order(site, panel_d
 
 def test_a_payment_after_the_order_expired_is_still_forwarded_and_flagged(site, panel_db):
     site = site()
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("epay"))
-    panel = newapi_for(site, panel_db, merchant, port)
+    panel, merchant, port = panel_for(site, "newapi", panel_db)
     with served(panel, port):
         out_trade_no, user, cashier = topup_on_newapi(panel, 1)
         trade_no = cashier.url.split("/pay/")[1].split("/")[0]
@@ -401,9 +395,7 @@ def test_a_payment_after_the_order_expired_is_still_forwarded_and_flagged(site, 
 
 def test_a_newapi_subscription_name_and_signed_timestamp_come_back_byte_for_byte(site, panel_db):
     site = site()
-    port = free_port()
-    merchant = site.merchant(f"http://127.0.0.1:{port}", site.channel("alipay_qr"))
-    panel = newapi_for(site, panel_db, merchant, port)
+    panel, merchant, port = panel_for(site, "newapi", panel_db, "alipay_qr")
     with served(panel, port):
         user = panel.add_user("carol")
         out_trade_no, fields, action = panel.create_subscription(user, "套餐 A&B", 9.9, signed_timestamp=True)
