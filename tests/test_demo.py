@@ -19,24 +19,7 @@ from tests.support.servers import free_port
 
 
 def test_panelpay_demo_serves_and_a_top_up_lands(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = shutil.which("panelpay", path=os.path.dirname(sys.executable)) or "panelpay"
-    demo = subprocess.Popen([command, "demo", "--port", str(port)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        started = time.monotonic()
-        lines = []
-        while not any(f"{base}/" in line for line in lines):  # the URL is printed before serving starts
-            lines.append(demo.stdout.readline())
-            assert lines[-1] and len(lines) < 20, lines
-        while True:
-            try:
-                requests.get(f"{base}/login", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() - started < 30
-                time.sleep(0.1)
+    with running_demo(tmp_path, free_port()) as (base, lines):
         alice = requests.Session()
         me = alice.post(f"{base}/login", json={"username": "alice", "password": "alice"})
         assert me.status_code == 200 and me.json() == {"username": "alice", "balance": "0.00"}
@@ -67,9 +50,7 @@ def test_panelpay_demo_serves_and_a_top_up_lands(tmp_path):
                                  capture_output=True, text=True, timeout=60)
             assert cli.returncode == 0 and expected in cli.stdout, (cli.stdout, cli.stderr)
             assert "PANELPAY_SANDBOX" not in cli.stdout + cli.stderr
-    finally:
-        demo.terminate()
-        output = "".join(lines) + demo.communicate(timeout=10)[0]
+    output = "".join(lines)
     assert (tmp_path / "instance").is_dir()
     assert output.count("PANELPAY_SANDBOX is on") == 1, output  # when it starts serving, not at each request
 
@@ -119,7 +100,8 @@ def test_the_demo_host_is_an_example_of_a_safe_host(tmp_path):
 
 @contextmanager
 def running_demo(folder, port: int):
-    """``panelpay demo --port port`` in ``folder``, serving; yields its base URL and the lines it printed."""
+    """``panelpay demo --port port`` in ``folder``, serving; yields its base URL and the lines it printed (with
+    the rest of its output once it has stopped)."""
     base = f"http://127.0.0.1:{port}"
     command = shutil.which("panelpay", path=os.path.dirname(sys.executable)) or "panelpay"
     demo = subprocess.Popen([command, "demo", "--port", str(port)], cwd=folder,
@@ -140,7 +122,7 @@ def running_demo(folder, port: int):
         yield base, lines
     finally:
         demo.terminate()
-        demo.communicate(timeout=10)
+        lines.append(demo.communicate(timeout=10)[0])
 
 
 class Forms(HTMLParser):
