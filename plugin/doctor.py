@@ -85,7 +85,7 @@ def probe(state, channel, url: str, method: str):
     except requests.exceptions.SSLError as exc:
         return Finding("tls_error", "error", _(
             "%(probe)s: the TLS handshake failed: %(problem)s. Gateways refuse broken certificates: fix the "
-            "certificate, or use the domain that has a valid one.", probe=name, problem=_tls_problem(exc)),
+            "certificate, or use the domain that has a valid one.", probe=name, problem=tls_problem(exc)),
             channel.uuid)
     except requests.exceptions.Timeout:
         return Finding("timeout", "error", _(
@@ -168,7 +168,8 @@ def _chain(exc: BaseException) -> str:
     return " ".join(texts).lower()
 
 
-def _tls_problem(exc: BaseException) -> str:
+def tls_problem(exc: BaseException) -> str:
+    """What is wrong with a TLS connection that failed, in plain words (from what the library said)."""
     said = _chain(exc)
     for words, problem in ((("expired",), _("the certificate has expired")),
                            (("hostname mismatch", "doesn't match", "not valid for"),

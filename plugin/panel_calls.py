@@ -18,6 +18,7 @@ from . import merchants, relay
 from .callback import translate as _
 from .channels.signing import epay_md5
 from .db import transient_errors
+from .doctor import tls_problem
 from .models import DeliveryAttempt, Merchant, Order, storable_text, utcnow
 from .outbound import RefusedAddress
 from .outcomes import N_
@@ -52,7 +53,7 @@ def classify(status: int | None, headers: dict, body: str, error: Exception | No
         if isinstance(error, RefusedAddress):
             return "refused_address", {"detail": str(error)}
         if isinstance(error, requests.exceptions.SSLError):
-            return "tls", {"detail": str(error).split(":")[-1].strip()[:120] or "TLS error"}
+            return "tls", {"detail": tls_problem(error)}
         if isinstance(error, requests.exceptions.Timeout):
             return "timeout", {}
         return "connection", {}

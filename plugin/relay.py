@@ -216,10 +216,9 @@ def with_query(url: str, params: dict) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def return_url(state, order: Order) -> str | None:
+def return_url(state, order: Order, merchant: Merchant) -> str | None:
     """Where the buyer goes back to once the order is paid: the panel's return URL with the signed result."""
     sent = json.loads(order.relay or "{}")
-    merchant = merchants.merchant_by_id(state, order.merchant_id)
     if order.status != PAID or not sent.get("return_url") or not merchants.hosts(merchant, "return_hosts") or \
             merchants.return_url_refusal(merchant, sent["return_url"]):
         return None  # the buyer stays on PanelPay's page

@@ -230,7 +230,7 @@ def epay_blueprints(prefix: str) -> list[tuple[Blueprint, str]]:
         merchant = merchants.merchant_by_id(st, order.merchant_id)
         sent = json.loads(order.relay or "{}")
         here = relay.cashier_url(st, order)
-        back = relay.return_url(st, order)
+        back = relay.return_url(st, order, merchant)
         pay = current_payment(st, order) if order.status == PENDING else {}
         allow_forms_to(st, [order.channel])
         qr = pay.get("qr_code") if pay.get("method") == "qrcode" else None
