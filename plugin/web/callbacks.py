@@ -113,17 +113,19 @@ def callbacks_blueprint() -> Blueprint:
                         settle(order, Evidence("return", report.amount, report.gateway_trade_no))
             except TransientError:
                 pass  # the order page shows the real status; the notification or reconcile will settle it
-        return redirect(_order_page(state, order.trade_no))
+        return redirect(_order_page(state, order.trade_no, order))
 
     return bp
 
 
-def _order_page(state, trade_no: str) -> str:
-    """Where the buyer sees an order: the user's order page, or a relay order's cashier (gateway mode)."""
-    try:
-        order = load_order(state, trade_no)
-    except (NotFound, TransientError):
-        order = None
+def _order_page(state, trade_no: str, order=None) -> str:
+    """Where the buyer sees an order: the user's order page, or a relay order's cashier (gateway mode).
+    ``order``: the order, when it is loaded already."""
+    if order is None:
+        try:
+            order = load_order(state, trade_no)
+        except (NotFound, TransientError):
+            pass
     if order is not None and order.merchant_id is not None:
         return cashier_url(state, order)
     return url_for("panelpay_pages.order_page", trade_no=trade_no)
